@@ -1,0 +1,79 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// NodeID names a node. It is the node's name from the configuration and
+// also its Raft server ID.
+type NodeID string
+
+// Config is a validated cluster configuration. Only the config package
+// builds one; every other package may assume it is internally consistent.
+type Config struct {
+	Version int
+	Cluster string
+	// Secret authenticates all node traffic (heartbeats, Raft, API tokens).
+	// It is resolved from the file's `secret` or `secret_file`.
+	Secret  []byte
+	DataDir string
+	// Nodes are the voters, in the order of the file.
+	Nodes  []Node
+	Timing Timing
+	Ports  Ports
+}
+
+// Node is one cluster member. Addresses[i] is the node's address on link i;
+// every node has the same number of links.
+type Node struct {
+	Name      NodeID
+	Addresses []netip.Addr
+}
+
+// Timing is a resolved timing profile: the profile's defaults with the
+// file's overrides applied.
+type Timing struct {
+	Profile string // "lan" or "wan"
+	// HeartbeatInterval is how often a node sends a heartbeat to each peer on
+	// each link.
+	HeartbeatInterval time.Duration
+	// SuspectAfter is the silence after which a peer (or one of its links) is
+	// suspect.
+	SuspectAfter time.Duration
+	// OfflineAfter is the silence after which a peer (or link) is offline.
+	OfflineAfter time.Duration
+	// MaxClockSkew bounds the difference between a heartbeat's send time and
+	// the receiver's clock; packets outside it are dropped as stale.
+	MaxClockSkew time.Duration
+	// Raft timeouts, passed to hashicorp/raft.
+	RaftHeartbeatTimeout   time.Duration
+	RaftElectionTimeout    time.Duration
+	RaftLeaderLeaseTimeout time.Duration
+}
+
+// Ports are the cluster-wide port numbers every node listens on, on each of
+// its addresses.
+type Ports struct {
+	Heartbeat uint16 // UDP
+	Raft      uint16 // TCP
+	API       uint16 // TCP (HTTP)
+}
+
+// Node returns the node named id and whether it exists.
+func (c Config) Node(id NodeID) (Node, bool) {
+	for _, n := range c.Nodes {
+		if n.Name == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// Links returns the number of links every node has.
+func (c Config) Links() int {
+	if len(c.Nodes) == 0 {
+		return 0
+	}
+	return len(c.Nodes[0].Addresses)
+}
