@@ -1,0 +1,265 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+// The tests run real raft nodes on loopback addresses 127.0.0.1-3, each
+// with two links, as a lab node would.
+
+var fastTiming = model.Timing{
+	RaftHeartbeatTimeout:   200 * time.Millisecond,
+	RaftElectionTimeout:    200 * time.Millisecond,
+	RaftLeaderLeaseTimeout: 100 * time.Millisecond,
+}
+
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+type cluster struct {
+	t      *testing.T
+	cfgs   map[model.NodeID]Config
+	stores map[model.NodeID]*Store
+}
+
+func newCluster(t *testing.T, n int, secret string) *cluster {
+	t.Helper()
+	port := freePort(t)
+	var nodes []model.Node
+	for i := 1; i <= n; i++ {
+		nodes = append(nodes, model.Node{
+			Name:      model.NodeID(fmt.Sprintf("n%d", i)),
+			Addresses: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, byte(i)}), netip.AddrFrom4([4]byte{127, 0, 1, byte(i)})},
+		})
+	}
+	c := &cluster{t: t, cfgs: map[model.NodeID]Config{}, stores: map[model.NodeID]*Store{}}
+	root := t.TempDir()
+	for _, nd := range nodes {
+		c.cfgs[nd.Name] = Config{
+			Cluster: "test", Secret: []byte(secret), Self: nd.Name, Nodes: nodes, Port: port,
+			DataDir: filepath.Join(root, string(nd.Name)), Timing: fastTiming, Bootstrap: true,
+		}
+	}
+	t.Cleanup(func() {
+		for _, s := range c.stores {
+			s.Close()
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(id model.NodeID) *Store {
+	c.t.Helper()
+	s, err := Open(c.cfgs[id])
+	if err != nil {
+		c.t.Fatalf("open %s: %v", id, err)
+	}
+	c.stores[id] = s
+	return s
+}
+
+func (c *cluster) stop(id model.NodeID) {
+	c.t.Helper()
+	if err := c.stores[id].Close(); err != nil {
+		c.t.Fatalf("close %s: %v", id, err)
+	}
+	delete(c.stores, id)
+}
+
+// waitFor polls cond every 10 ms for at most 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func (c *cluster) leader() *Store {
+	c.t.Helper()
+	var l *Store
+	waitFor(c.t, "one leader", func() bool {
+		l = nil
+		for _, s := range c.stores {
+			if s.IsLeader() {
+				if l != nil {
+					return false
+				}
+				l = s
+			}
+		}
+		return l != nil
+	})
+	return l
+}
+
+func TestReplicatesAndSurvivesRestart(t *testing.T) {
+	c := newCluster(t, 3, "0123456789abcdef0123")
+	for _, id := range []model.NodeID{"n1", "n2", "n3"} {
+		c.start(id)
+	}
+	leader := c.leader()
+	rec := model.NodeRecord{State: model.NodeOffline, Since: time.Unix(1700000000, 0).UTC(), By: "n1"}
+	if err := leader.SetNode("n3", rec, 5*time.Second); err != nil {
+		t.Fatalf("SetNode: %v", err)
+	}
+	for id, s := range c.stores {
+		waitFor(t, string(id)+" applies the write", func() bool { return s.State().Nodes["n3"] == rec })
+	}
+
+	// A follower refuses writes.
+	for _, s := range c.stores {
+		if s != leader {
+			if err := s.SetNode("n2", rec, time.Second); !errors.Is(err, ErrNotLeader) {
+				t.Errorf("SetNode on follower: %v, want ErrNotLeader", err)
+			}
+			break
+		}
+	}
+
+	// A restarted node keeps its log on disk and catches up.
+	var follower model.NodeID
+	for id, s := range c.stores {
+		if s != leader {
+			follower = id
+		}
+	}
+	before := c.stores[follower].Info().LastIndex
+	c.stop(follower)
+	if has, err := HasState(c.cfgs[follower].DataDir); err != nil || !has {
+		t.Fatalf("HasState after stop = %v, %v; want true", has, err)
+	}
+	s := c.start(follower)
+	if got := s.Info().LastIndex; got < before {
+		t.Errorf("LastIndex after restart = %d, want >= %d (log kept on disk)", got, before)
+	}
+	waitFor(t, "restarted node applies the state", func() bool { return s.State().Nodes["n3"] == rec })
+}
+
+func TestWipedNodeRejoins(t *testing.T) {
+	c := newCluster(t, 3, "0123456789abcdef0123")
+	for _, id := range []model.NodeID{"n1", "n2", "n3"} {
+		c.start(id)
+	}
+	leader := c.leader()
+	var victim model.NodeID
+	for id, s := range c.stores {
+		if s != leader {
+			victim = id
+		}
+	}
+	rec := model.NodeRecord{State: model.NodeSuspect, By: "x"}
+	if err := leader.SetNode("n1", rec, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(victim)
+	if err := os.RemoveAll(c.cfgs[victim].DataDir); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.cfgs[victim]
+	cfg.Bootstrap = false // a wiped node joins, it does not bootstrap
+	c.cfgs[victim] = cfg
+	s := c.start(victim)
+	waitFor(t, "wiped node receives the state", func() bool { return s.State().Nodes["n1"] == rec })
+}
+
+func TestRefusesWrongSecret(t *testing.T) {
+	c := newCluster(t, 2, "0123456789abcdef0123")
+	intruder := c.cfgs["n2"]
+	intruder.Secret = []byte("not-the-cluster-secret")
+	c.cfgs["n2"] = intruder
+	a := c.start("n1")
+	b := c.start("n2")
+	waitFor(t, "refused connections", func() bool { return a.Info().Refused > 0 && b.Info().Refused > 0 })
+	if a.IsLeader() || b.IsLeader() {
+		t.Errorf("a leader was elected across different secrets")
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	key := raftKey("c", []byte("secret-secret-secret"))
+	other := raftKey("c", []byte("another-secret-secret"))
+	for _, tc := range []struct {
+		name       string
+		dialKey    []byte
+		dialName   string
+		wantAccept bool
+	}{
+		{"same key", key, "n1", true},
+		{"wrong key", other, "n1", false},
+		{"unknown name", key, "n9", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			defer b.Close()
+			dialErr := make(chan error, 1)
+			go func() {
+				err := dialHandshake(a, tc.dialKey, tc.dialName, "n2")
+				if err != nil {
+					a.Close() // as Dial does
+				}
+				dialErr <- err
+			}()
+			peer, err := acceptHandshake(b, key, "n2", func(n string) bool { return n == "n1" })
+			if tc.wantAccept {
+				if err != nil || peer != "n1" {
+					t.Fatalf("accept = %q, %v; want n1", peer, err)
+				}
+				if err := <-dialErr; err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("listener accepted %q", peer)
+			}
+			b.Close()
+			derr := <-dialErr
+			if derr == nil {
+				t.Fatalf("dialler believed a refused handshake")
+			}
+			// Whichever side checks first names the failure.
+			if !errors.Is(err, ErrUnauthenticated) && !errors.Is(derr, ErrUnauthenticated) {
+				t.Errorf("neither side said ErrUnauthenticated: listener %v, dialler %v", err, derr)
+			}
+		})
+	}
+}
+
+func TestCommandCodec(t *testing.T) {
+	if _, err := decodeCommand([]byte(`{"kind":"set-node","v":2}`)); err == nil {
+		t.Error("future codec version accepted")
+	}
+	if _, err := decodeCommand([]byte(`not json`)); err == nil {
+		t.Error("garbage accepted")
+	}
+	f := newFSM()
+	b, _ := encodeCommand(command{Kind: "launch-missiles"})
+	if _, ok := f.Apply(&raftLog{Data: b}).(error); !ok {
+		t.Error("unknown command kind applied without error")
+	}
+}
+
+type raftLog = raft.Log
