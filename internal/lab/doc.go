@@ -1,0 +1,25 @@
+// Package lab builds a real vigil cluster on one Linux machine and injects
+// faults into it. It is the demo a new user runs first and the ground every
+// integration test stands on.
+//
+// A lab named NAME has one bridge per link (NAME-b0, NAME-b1, …), one network
+// namespace per node (NAME-n1 … NAME-nN) joined to every bridge by a veth
+// (host side NAME-n<k>l<i>, inside eth<i>), and a client namespace
+// (NAME-client) on link 0 only. Node k has 198.18.<i>.<k>/24 on link i; the
+// client has 198.18.0.250/24. The host itself has no address on the lab
+// networks, and the lab never uses an address outside 198.18.0.0/15.
+//
+// Each node runs one daemon inside its namespace, in its own session so that
+// it outlives the command that started it. The lab's state lives in
+// DIR/lab.json, and /run/vigil/lab/NAME.json records DIR so that a later
+// process given only the name finds the lab (Open, Down).
+//
+// Faults act on the kernel, not on the daemons: Kill freezes every process of
+// a node and cuts its cables, Partition and Loss install nftables rules
+// (table inet vigil_lab) that an operator can read with `nft list ruleset`
+// inside the namespace.
+//
+// The lab needs root. Commands (ip, nft) go through a small host interface so
+// that unit tests record them as text; process inspection and signals use
+// /proc and pidfds directly.
+package lab
