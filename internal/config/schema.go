@@ -1,0 +1,137 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+// Limits and defaults of the version-1 format.
+const (
+	version        = 1
+	defaultDataDir = "/var/lib/vigil"
+	defaultProfile = "lan"
+	maxNodes       = 32
+	maxLinks       = 4
+	minSecret      = 16       // bytes
+	maxSecretFile  = 64 << 10 // bytes; a secret file is one short line
+	minRaftTimeout = 10 * time.Millisecond
+)
+
+// rootKeys are the top-level keys, in the order Format writes them.
+func rootKeys() []string {
+	return []string{"version", "cluster", "secret", "secret_file", "data_dir", "nodes", "timing", "ports"}
+}
+
+// nodeKeys are the keys of a node, in the order Format writes them.
+func nodeKeys() []string { return []string{"name", "addresses"} }
+
+// file is a decoded file before the rules that relate several values. Every
+// value in it passed the checks that need only that value; nil (or a
+// missing map entry) means the key was absent or its value was reported.
+type file struct {
+	cluster    *string
+	secret     *string
+	secretFile *string
+	dataDir    *string
+	nodes      []fileNode // nil when absent or not a list
+	profile    *string
+	timing     map[string]time.Duration // overrides, by key
+	ports      map[string]uint16        // by key
+}
+
+type fileNode struct {
+	name *string
+	// addrs is nil when absent or not a list. An invalid Addr marks an
+	// entry that was already reported; it keeps the other entries' links.
+	addrs []netip.Addr
+}
+
+// timingField is one duration in the timing section.
+type timingField struct {
+	key string
+	d   *time.Duration
+	min time.Duration // besides being positive; 0 for none
+}
+
+// timingFields lists t's durations with their keys, in file order.
+func timingFields(t *model.Timing) []timingField {
+	return []timingField{
+		{"heartbeat_interval", &t.HeartbeatInterval, 0},
+		{"suspect_after", &t.SuspectAfter, 0},
+		{"offline_after", &t.OfflineAfter, 0},
+		{"max_clock_skew", &t.MaxClockSkew, 0},
+		{"raft_heartbeat_timeout", &t.RaftHeartbeatTimeout, minRaftTimeout},
+		{"raft_election_timeout", &t.RaftElectionTimeout, minRaftTimeout},
+		{"raft_leader_lease_timeout", &t.RaftLeaderLeaseTimeout, minRaftTimeout},
+	}
+}
+
+func timingKeys() []string {
+	keys := []string{"profile"}
+	for _, f := range timingFields(&model.Timing{}) {
+		keys = append(keys, f.key)
+	}
+	return keys
+}
+
+// portField is one port in the ports section.
+type portField struct {
+	key   string
+	port  *uint16
+	proto string
+}
+
+// portFields lists p's ports with their keys, in file order.
+func portFields(p *model.Ports) []portField {
+	return []portField{
+		{"heartbeat", &p.Heartbeat, "udp"},
+		{"raft", &p.Raft, "tcp"},
+		{"api", &p.API, "tcp"},
+	}
+}
+
+func portKeys() []string {
+	var keys []string
+	for _, f := range portFields(&model.Ports{}) {
+		keys = append(keys, f.key)
+	}
+	return keys
+}
+
+func defaultPorts() model.Ports {
+	return model.Ports{Heartbeat: 5405, Raft: 5406, API: 5407}
+}
+
+// Profile returns the named profile's timing defaults, and false if there
+// is no such profile. The profiles are "lan", for round trips of a few
+// milliseconds, and "wan", for round trips up to about 200ms (the same
+// margin as Corosync's 3000ms token).
+func Profile(name string) (model.Timing, bool) {
+	switch name {
+	case "lan":
+		return model.Timing{
+			Profile:                "lan",
+			HeartbeatInterval:      100 * time.Millisecond,
+			SuspectAfter:           300 * time.Millisecond,
+			OfflineAfter:           700 * time.Millisecond,
+			MaxClockSkew:           30 * time.Second,
+			RaftHeartbeatTimeout:   500 * time.Millisecond,
+			RaftElectionTimeout:    500 * time.Millisecond,
+			RaftLeaderLeaseTimeout: 250 * time.Millisecond,
+		}, true
+	case "wan":
+		return model.Timing{
+			Profile:                "wan",
+			HeartbeatInterval:      300 * time.Millisecond,
+			SuspectAfter:           1500 * time.Millisecond,
+			OfflineAfter:           3 * time.Second,
+			MaxClockSkew:           30 * time.Second,
+			RaftHeartbeatTimeout:   2500 * time.Millisecond,
+			RaftElectionTimeout:    2500 * time.Millisecond,
+			RaftLeaderLeaseTimeout: 1500 * time.Millisecond,
+		}, true
+	}
+	return model.Timing{}, false
+}
