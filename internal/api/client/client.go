@@ -1,0 +1,110 @@
+// Package client is the Go client of vigil's HTTP API, over the local unix
+// socket or a node's HTTP address with a token. The CLI and the lab use it.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/api"
+)
+
+// Config says how to reach a daemon: Socket, or URL (with Token).
+type Config struct {
+	Socket  string        // path of the daemon's unix socket
+	URL     string        // e.g. http://198.18.0.1:5407, used when Socket is ""
+	Token   string        // bearer token for URL
+	Timeout time.Duration // per request; default 5s
+}
+
+// Client talks to one daemon. It is safe for concurrent use.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+	where string
+}
+
+// ErrUnreachable wraps every failure to reach the daemon at all (as opposed
+// to an answer that is an error), so the CLI can say "is it running?".
+var ErrUnreachable = errors.New("daemon unreachable")
+
+// New returns a client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	c := &Client{token: cfg.Token, http: &http.Client{Timeout: cfg.Timeout}}
+	switch {
+	case cfg.Socket != "":
+		sock := cfg.Socket
+		c.base, c.where = "http://vigil", sock
+		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+	case cfg.URL != "":
+		c.base, c.where = strings.TrimRight(cfg.URL, "/"), cfg.URL
+		c.http.Transport = &http.Transport{}
+	default:
+		return nil, errors.New("client: neither a socket nor a URL")
+	}
+	return c, nil
+}
+
+// Where is the socket path or URL the client talks to.
+func (c *Client) Where() string { return c.where }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Status fetches GET /v1/status.
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var s api.Status
+	err := c.get(ctx, "/v1/status", &s)
+	return s, err
+}
+
+// RaftState fetches GET /v1/raft/state.
+func (c *Client) RaftState(ctx context.Context) (api.RaftState, error) {
+	var s api.RaftState
+	err := c.get(ctx, "/v1/raft/state", &s)
+	return s, err
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.where, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &api.Error{}
+		if json.Unmarshal(body, e) != nil || e.Message == "" {
+			e = &api.Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(body))}
+		}
+		return e
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}

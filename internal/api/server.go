@@ -1,0 +1,78 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync/atomic"
+)
+
+// Backend is what the handlers read. The daemon implements it.
+type Backend interface {
+	// Status returns this node's view now. Concurrency-safe, non-blocking.
+	Status() Status
+	// RaftState reports whether this node holds raft state.
+	// Concurrency-safe, non-blocking.
+	RaftState() RaftState
+}
+
+// DeriveToken returns the API token of a cluster: a hex HMAC of the cluster
+// name under the cluster secret, so every node derives the same token and
+// the secret itself never crosses the wire.
+func DeriveToken(cluster string, secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("vigil api token v1\x00" + cluster))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Handler serves the API for one listener.
+type Handler struct {
+	mux     *http.ServeMux
+	token   string // "" means the listener itself authenticates (unix socket)
+	Refused atomic.Uint64
+}
+
+// NewHandler returns the API over b. With a non-empty token, every request
+// must carry "Authorization: Bearer <token>"; with an empty one, none is
+// asked (use it only on the root-only unix socket).
+func NewHandler(b Backend, token string) *Handler {
+	h := &Handler{mux: http.NewServeMux(), token: token}
+	h.handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, b.Status())
+		return nil
+	})
+	h.handle("GET /v1/raft/state", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, b.RaftState())
+		return nil
+	})
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return h
+}
+
+// handle registers a handler that returns its error instead of writing it.
+func (h *Handler) handle(pattern string, f func(http.ResponseWriter, *http.Request) error) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+// ServeHTTP checks the token, then routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+			h.Refused.Add(1)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+			writeError(w, Errorf(http.StatusUnauthorized, "missing or wrong API token"))
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,89 @@
+package api
+
+import "time"
+
+// Status is GET /v1/status: one node's view of the cluster. Its JSON is the
+// stable shape of `vigil status --output json`; fields are added, never
+// renamed or removed.
+type Status struct {
+	Cluster string `json:"cluster"`
+	Node    string `json:"node"`   // the node that answers
+	Leader  string `json:"leader"` // "" while none is known
+	Quorum  bool   `json:"quorum"`
+	// QuorumDetail says how quorum was counted.
+	QuorumDetail Quorum     `json:"quorum_detail"`
+	Nodes        []Node     `json:"nodes"`
+	Resources    []Resource `json:"resources"`
+	Raft         Raft       `json:"raft"`
+	Heartbeat    Counters   `json:"heartbeat"`
+	Profile      string     `json:"profile"`
+	Time         time.Time  `json:"time"`
+}
+
+// Quorum is how a node counted its partition's votes.
+type Quorum struct {
+	Voters  int      `json:"voters"`
+	Needed  int      `json:"needed"`
+	Present []string `json:"present"`
+}
+
+// Node is one member as the answering node sees it.
+type Node struct {
+	Name      string   `json:"name"`
+	State     string   `json:"state"` // online, suspect, offline: this node's own view
+	Addresses []string `json:"addresses"`
+	// Committed is the state the coordinator committed to the store
+	// ("" if it never did), as this node has applied it.
+	Committed string    `json:"committed_state"`
+	LastHeard time.Time `json:"last_heard,omitzero"`
+	Links     []Link    `json:"links"`
+	Self      bool      `json:"self,omitempty"`
+}
+
+// Link is one link to a peer, as heartbeats show it.
+type Link struct {
+	Index     int     `json:"index"`
+	Address   string  `json:"address"`
+	State     string  `json:"state"`
+	Loss      float64 `json:"loss"`   // fraction of recent heartbeats lost, 0..1
+	RTTMillis float64 `json:"rtt_ms"` // newest heartbeat round trip; 0 if unknown
+}
+
+// Resource is a managed resource; filled by later work.
+type Resource struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	Node  string `json:"node"`
+}
+
+// Raft is the raft library's view of the answering node.
+type Raft struct {
+	State        string `json:"state"`
+	Term         uint64 `json:"term"`
+	LastIndex    uint64 `json:"last_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Refused      uint64 `json:"refused_connections"`
+}
+
+// Counters are the heartbeat packets sent, received and dropped by reason.
+type Counters struct {
+	Sent          uint64 `json:"sent"`
+	SendErrors    uint64 `json:"send_errors"`
+	Received      uint64 `json:"received"`
+	Malformed     uint64 `json:"malformed"`
+	Forged        uint64 `json:"forged"`
+	Replayed      uint64 `json:"replayed"`
+	Stale         uint64 `json:"stale"`
+	UnknownSender uint64 `json:"unknown_sender"`
+	WrongReceiver uint64 `json:"wrong_receiver"`
+}
+
+// RaftState is GET /v1/raft/state: whether a node has ever been part of a
+// cluster. A node whose data was wiped asks its peers before it decides to
+// bootstrap.
+type RaftState struct {
+	Node     string `json:"node"`
+	HasState bool   `json:"has_state"`
+}

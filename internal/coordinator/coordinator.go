@@ -1,0 +1,140 @@
+// Package coordinator is the leader's loop. It runs on every node and acts
+// only while its node leads the raft store: it turns what the leader
+// observes into committed cluster state. For now that is node liveness;
+// resources, fencing and placement join it later. It decides nothing
+// itself beyond what its pure helpers compute.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+// Change is one node whose committed state must change.
+type Change struct {
+	Node     model.NodeID
+	From, To model.NodeState // From is "" if never committed
+}
+
+func (c Change) String() string {
+	from := c.From
+	if from == "" {
+		from = "unknown"
+	}
+	return fmt.Sprintf("%s %s -> %s", c.Node, from, c.To)
+}
+
+// NodeChanges compares the committed node states with the observed ones
+// and returns what to commit, sorted by node. Only online and offline are
+// committed: suspect is a transient local view and changes nothing (a
+// suspect node keeps its committed state until it is observed offline or
+// online again), so a lossy link does not churn the store.
+func NodeChanges(committed map[model.NodeID]model.NodeRecord, observed map[model.NodeID]model.NodeState) []Change {
+	var out []Change
+	for id, st := range observed {
+		if st == model.NodeSuspect {
+			continue
+		}
+		if cur, ok := committed[id]; !ok || cur.State != st {
+			out = append(out, Change{Node: id, From: cur.State, To: st})
+		}
+	}
+	slices.SortFunc(out, func(a, b Change) int { return cmpString(string(a.Node), string(b.Node)) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Store is the part of the store the coordinator uses.
+type Store interface {
+	// IsLeader reports whether this node leads. Concurrency-safe.
+	IsLeader() bool
+	// State returns the committed state. Concurrency-safe.
+	State() model.ClusterState
+	// SetNode commits a node's state; it blocks until committed or timeout.
+	SetNode(id model.NodeID, rec model.NodeRecord, timeout time.Duration) error
+}
+
+// Config is what New needs.
+type Config struct {
+	Self  model.NodeID
+	Store Store
+	// Observe returns the liveness of every node as this node sees it now,
+	// itself included. Concurrency-safe.
+	Observe func() map[model.NodeID]model.NodeState
+	// Changed, if not nil, signals that observations changed, so that the
+	// loop acts before the next tick.
+	Changed <-chan struct{}
+	Tick    time.Duration    // how often to reconcile; required
+	Now     func() time.Time // nil: time.Now
+	Log     *slog.Logger     // nil: discard
+}
+
+// Coordinator is the leader's loop.
+type Coordinator struct{ cfg Config }
+
+// New checks cfg and returns a coordinator.
+func New(cfg Config) (*Coordinator, error) {
+	switch {
+	case cfg.Self == "":
+		return nil, errors.New("coordinator: Self is required")
+	case cfg.Store == nil || cfg.Observe == nil:
+		return nil, errors.New("coordinator: Store and Observe are required")
+	case cfg.Tick <= 0:
+		return nil, errors.New("coordinator: Tick must be positive")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Coordinator{cfg: cfg}, nil
+}
+
+// Run reconciles on every tick and on every signalled change until ctx
+// ends; it returns nil then. A failed commit is logged and retried on the
+// next round: leadership may simply have moved.
+func (c *Coordinator) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.cfg.Changed:
+		}
+		c.reconcile()
+	}
+}
+
+// reconcile commits the node changes the leader observes.
+func (c *Coordinator) reconcile() {
+	if !c.cfg.Store.IsLeader() {
+		return
+	}
+	changes := NodeChanges(c.cfg.Store.State().Nodes, c.cfg.Observe())
+	for _, ch := range changes {
+		rec := model.NodeRecord{State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self}
+		if err := c.cfg.Store.SetNode(ch.Node, rec, 4*c.cfg.Tick+time.Second); err != nil {
+			c.cfg.Log.Warn("commit node state", "node", ch.Node, "state", ch.To, "err", err)
+			return
+		}
+		c.cfg.Log.Info("node state committed", "node", ch.Node, "from", ch.From, "state", ch.To)
+	}
+}

@@ -1,0 +1,135 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+func TestNodeChanges(t *testing.T) {
+	rec := func(s model.NodeState) model.NodeRecord { return model.NodeRecord{State: s} }
+	for _, tc := range []struct {
+		name      string
+		committed map[model.NodeID]model.NodeRecord
+		observed  map[model.NodeID]model.NodeState
+		want      string
+	}{
+		{"first sight commits online and offline",
+			nil,
+			map[model.NodeID]model.NodeState{"n2": "online", "n1": "online", "n3": "offline"},
+			"n1 unknown -> online; n2 unknown -> online; n3 unknown -> offline"},
+		{"no change, nothing to commit",
+			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("offline")},
+			map[model.NodeID]model.NodeState{"n1": "online", "n2": "offline"},
+			""},
+		{"suspect changes nothing",
+			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("online")},
+			map[model.NodeID]model.NodeState{"n1": "online", "n2": "suspect"},
+			""},
+		{"suspect is never committed first",
+			nil,
+			map[model.NodeID]model.NodeState{"n2": "suspect"},
+			""},
+		{"death and return",
+			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("online"), "n3": rec("offline")},
+			map[model.NodeID]model.NodeState{"n1": "online", "n2": "offline", "n3": "online"},
+			"n2 online -> offline; n3 offline -> online"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range NodeChanges(tc.committed, tc.observed) {
+				got = append(got, c.String())
+			}
+			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// fakeStore records commits as text.
+type fakeStore struct {
+	mu     sync.Mutex
+	leader bool
+	st     model.ClusterState
+	log    []string
+}
+
+func (f *fakeStore) IsLeader() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.leader }
+func (f *fakeStore) State() model.ClusterState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.Clone()
+}
+func (f *fakeStore) SetNode(id model.NodeID, rec model.NodeRecord, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Nodes[id] = rec
+	f.log = append(f.log, fmt.Sprintf("%s %s by %s at %s", id, rec.State, rec.By, rec.Since.Format("15:04:05.000")))
+	return nil
+}
+
+func TestRunCommitsOnlyWhileLeading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &fakeStore{st: model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}}
+		var mu sync.Mutex
+		observed := map[model.NodeID]model.NodeState{"n1": "online", "n2": "online"}
+		changed := make(chan struct{}, 1)
+		c, err := New(Config{
+			Self: "n1", Store: st, Tick: 100 * time.Millisecond, Changed: changed,
+			Observe: func() map[model.NodeID]model.NodeState {
+				mu.Lock()
+				defer mu.Unlock()
+				return map[model.NodeID]model.NodeState{"n1": observed["n1"], "n2": observed["n2"]}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- c.Run(ctx) }()
+
+		time.Sleep(250 * time.Millisecond) // follower: two ticks, no commit
+		synctest.Wait()
+		if len(st.log) != 0 {
+			t.Fatalf("a follower committed: %v", st.log)
+		}
+		st.mu.Lock()
+		st.leader = true
+		st.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+
+		// A change signalled between ticks is committed at once, not at the
+		// next tick.
+		mu.Lock()
+		observed["n2"] = "offline"
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		changed <- struct{}{}
+		synctest.Wait()
+
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		want := []string{
+			"n1 online by n1 at 00:00:00.300",
+			"n2 online by n1 at 00:00:00.300",
+			"n2 offline by n1 at 00:00:00.360",
+		}
+		// The bubble's clock starts at 2000-01-01 00:00:00 UTC.
+		if d := cmp.Diff(want, st.log); d != "" {
+			t.Errorf("commits (-want +got):\n%s", d)
+		}
+	})
+}
