@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+func (e *env) daemonCmd() *cobra.Command {
+	var cfgPath, nodeName, dataDir, socket, level string
+	c := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the node daemon",
+		Long: `Run this host's vigil node: heartbeats to every peer on every link, the
+Raft store (the leader coordinates), quorum, and the API on the unix socket
+and on each of the node's addresses. Logs go to stderr; SIGTERM stops it
+cleanly.
+
+The node is found by --node, or else by matching the host's addresses with
+the nodes' addresses in the config.`,
+		Example: `  vigil daemon --config /etc/vigil/vigil.yaml
+  vigil daemon --config vigil.yaml --node n2 --data-dir /var/lib/vigil-n2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(level)); err != nil {
+				return usagef("--log-level: %v", err)
+			}
+			cfg, err := config.Load(e.configPath(cfgPath))
+			if err != nil {
+				return usageError{err}
+			}
+			if dataDir != "" {
+				cfg.DataDir = dataDir
+			}
+			self, err := findSelf(cfg, nodeName)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			err = daemon.Run(ctx, daemon.Config{Cluster: cfg, Self: self, Socket: e.socketPath(socket), Log: log})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
+	c.Flags().StringVar(&nodeName, "node", "", "this node's name in the config (default: found by address)")
+	c.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
+	c.Flags().StringVar(&socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
+	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return c
+}
+
+// findSelf returns the node named name, or the one node whose addresses
+// this host has.
+func findSelf(cfg model.Config, name string) (model.NodeID, error) {
+	if name != "" {
+		if _, ok := cfg.Node(model.NodeID(name)); !ok {
+			return "", usagef("--node %s: not a node of cluster %s", name, cfg.Cluster)
+		}
+		return model.NodeID(name), nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("list local addresses: %w", err)
+	}
+	local := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			local[p.Addr()] = true
+		}
+	}
+	var found []model.NodeID
+	for _, n := range cfg.Nodes {
+		for _, a := range n.Addresses {
+			if local[a] {
+				found = append(found, n.Name)
+				break
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", usagef("no node of the config has an address of this host; say which with --node")
+	default:
+		return "", usagef("this host has the addresses of several nodes (%v); say which with --node", found)
+	}
+}

@@ -1,0 +1,379 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/lab"
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+func (e *env) labCmd() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a real cluster on this machine (root, Linux)",
+		Long: `The lab builds a cluster of real vigil daemons on one Linux machine: a
+bridge per link, a network namespace per node with its own 198.18.x.y
+addresses, a client namespace, and one daemon per node. It can kill,
+freeze, partition and drop packets on any node. Several labs with
+different --name values do not collide.
+
+Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
+		Example: `  vigil lab up
+  vigil lab exec n1 -- vigil status
+  vigil lab kill n1 && vigil lab status
+  vigil lab down`,
+	}
+	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
+	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name))
+	c.AddCommand(
+		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
+			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),
+		e.labFault(&name, "revive NODE", "Power back: the node boots again from its data directory", 1, 1,
+			func(l *lab.Lab, a []string) error { return l.Revive(a[0]) }),
+		e.labFault(&name, "stop-daemon NODE", "Stop the node's daemon (SIGTERM); the host stays up", 1, 1,
+			func(l *lab.Lab, a []string) error { return l.StopDaemon(a[0]) }),
+		e.labFault(&name, "start-daemon NODE", "Start the node's daemon again", 1, 1,
+			func(l *lab.Lab, a []string) error { return l.StartDaemon(a[0]) }),
+		e.labFault(&name, "partition NODE...", "Cut the listed nodes from the others (the client still reaches all)", 1, -1,
+			func(l *lab.Lab, a []string) error { return l.Partition(a...) }),
+		e.labFault(&name, "heal", "Remove the partition", 0, 0,
+			func(l *lab.Lab, _ []string) error { return l.Heal() }),
+		e.labFault(&name, "loss NODE PERCENT", "Drop PERCENT of the node's incoming packets at random (0 removes)", 2, 2,
+			func(l *lab.Lab, a []string) error {
+				p, err := strconv.Atoi(a[1])
+				if err != nil || p < 0 || p > 100 {
+					return usagef("loss: PERCENT must be a whole number from 0 to 100, not %q", a[1])
+				}
+				return l.Loss(a[0], p)
+			}),
+	)
+	return c
+}
+
+// labJSON is the stable JSON of `lab up` and `lab status`.
+type labJSON struct {
+	Name        string        `json:"name"`
+	Nodes       []labNodeJSON `json:"nodes"`
+	ClientNetns string        `json:"client_netns"`
+	Client      string        `json:"client_address"`
+	Dir         string        `json:"dir"`
+	Links       int           `json:"links"`
+}
+
+type labNodeJSON struct {
+	Name      string   `json:"name"`
+	Netns     string   `json:"netns"`
+	Address   string   `json:"address"`
+	Addresses []string `json:"addresses"`
+	PID       int      `json:"pid"`
+	Socket    string   `json:"socket"`
+	Log       string   `json:"log"`
+}
+
+func labView(l *lab.Lab) labJSON {
+	out := labJSON{Name: l.Name, ClientNetns: l.Client.Netns, Client: l.Client.Address, Dir: l.Dir, Links: l.Links}
+	for _, n := range l.Status() {
+		out.Nodes = append(out.Nodes, labNodeJSON{
+			Name: n.Name, Netns: n.Netns, Address: n.Address, Addresses: n.Addresses, PID: n.PID,
+			Socket: l.SocketPath(n.Name), Log: l.LogPath(n.Name),
+		})
+	}
+	return out
+}
+
+func (e *env) labUpCmd(name *string) *cobra.Command {
+	var dir, output, profile string
+	var nodes, links int
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Build the lab and start a daemon per node; return when the cluster has quorum",
+		Example: `  vigil lab up
+  vigil lab up --nodes 5 --links 1 --name big -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			timing, ok := config.Profile(profile)
+			if !ok {
+				return usagef("--profile must be lan or wan, not %q", profile)
+			}
+			bin, err := e.executable()
+			if err != nil {
+				return fmt.Errorf("find the vigil binary: %w", err)
+			}
+			start := time.Now()
+			l, err := lab.Up(cmd.Context(), lab.Options{
+				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
+				Config: func(ns []lab.Node) ([]byte, error) { return labConfig(*name, timing, ns) },
+			})
+			if err != nil {
+				return err
+			}
+			if err := waitQuorum(cmd.Context(), l, timeout); err != nil {
+				var b strings.Builder
+				fmt.Fprintf(&b, "%v\nThe lab is left up for inspection; 'vigil lab down --name %s' removes it.", err, l.Name)
+				for _, n := range l.Status() {
+					fmt.Fprintf(&b, "\n--- %s (%s) ---\n%s", n.Name, l.LogPath(n.Name), l.LogTail(n.Name, 15))
+				}
+				return errors.New(b.String())
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, labView(l))
+			}
+			fmt.Fprintf(e.stdout, "lab %s is up in %.1fs: %d nodes with quorum\n", l.Name, time.Since(start).Seconds(), len(l.Nodes))
+			e.writeLab(l)
+			fmt.Fprintf(e.stdout, "\nTry: vigil lab exec n1 -- vigil status\n")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "", "directory for config, data and logs (default /var/lib/vigil/lab/NAME)")
+	c.Flags().IntVar(&nodes, "nodes", 3, "number of nodes (1-16)")
+	c.Flags().IntVar(&links, "links", 2, "links (networks) per node (1-4)")
+	c.Flags().StringVar(&profile, "profile", "lan", "timing profile: lan or wan")
+	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum")
+	outputFlag(c, &output)
+	return c
+}
+
+// labConfig is the cluster config of a lab: one node per lab node, the
+// lab's secret file, and the chosen timing profile.
+func labConfig(name string, timing model.Timing, nodes []lab.Node) ([]byte, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("lab config: no nodes")
+	}
+	secretPath := filepath.Join(filepath.Dir(nodes[0].Dir), "secret")
+	secret, err := os.ReadFile(secretPath)
+	if err != nil {
+		return nil, fmt.Errorf("lab config: %w", err)
+	}
+	cfg := model.Config{
+		Version: 1, Cluster: "lab-" + name, Secret: []byte(strings.TrimSpace(string(secret))),
+		DataDir: "/var/lib/vigil", Timing: timing,
+		Ports: model.Ports{Heartbeat: 5405, Raft: 5406, API: 5407},
+	}
+	for _, n := range nodes {
+		nd := model.Node{Name: model.NodeID(n.Name)}
+		for _, a := range n.Addresses {
+			addr, err := parseAddr(a)
+			if err != nil {
+				return nil, err
+			}
+			nd.Addresses = append(nd.Addresses, addr)
+		}
+		cfg.Nodes = append(cfg.Nodes, nd)
+	}
+	return config.Format(cfg, secretPath), nil
+}
+
+// waitQuorum polls every node until all answer with quorum and agree on a
+// leader, or timeout passes.
+func waitQuorum(ctx context.Context, l *lab.Lab, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := "no node answered yet"
+	for {
+		ok, why := labQuorate(ctx, l)
+		if ok {
+			return nil
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab %s: no quorum after %s: %s", l.Name, timeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// labQuorate reports whether every lab node has quorum and all name the
+// same leader, and if not, why.
+func labQuorate(ctx context.Context, l *lab.Lab) (bool, string) {
+	leader := ""
+	for _, n := range l.Status() {
+		if n.PID == 0 {
+			return false, n.Name + ": daemon not running"
+		}
+		s, err := nodeStatus(ctx, l, n.Name)
+		if err != nil {
+			return false, err.Error()
+		}
+		switch {
+		case !s.Quorum:
+			return false, n.Name + ": no quorum"
+		case s.Leader == "":
+			return false, n.Name + ": no leader"
+		case leader != "" && s.Leader != leader:
+			return false, fmt.Sprintf("leaders disagree: %s and %s", leader, s.Leader)
+		}
+		leader = s.Leader
+	}
+	return true, ""
+}
+
+func nodeStatus(ctx context.Context, l *lab.Lab, node string) (api.Status, error) {
+	cl, err := client.New(client.Config{Socket: l.SocketPath(node), Timeout: 2 * time.Second})
+	if err != nil {
+		return api.Status{}, err
+	}
+	defer cl.Close()
+	return cl.Status(ctx)
+}
+
+func (e *env) writeLab(l *lab.Lab) {
+	fmt.Fprintf(e.stdout, "lab %s: dir %s, %d links, client %s (%s)\n\n", l.Name, l.Dir, l.Links, l.Client.Netns, l.Client.Address)
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tNETNS\tADDRESSES\tPID\tDAEMON")
+	for _, n := range l.Status() {
+		daemon, pid := "not running", "-"
+		if n.PID != 0 {
+			pid = strconv.Itoa(n.PID)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			s, err := nodeStatus(ctx, l, n.Name)
+			cancel()
+			switch {
+			case err != nil:
+				daemon = "not answering"
+			default:
+				daemon = strings.ToLower(s.Raft.State)
+				if s.Quorum {
+					daemon += ", quorum"
+				} else {
+					daemon += ", NO quorum"
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Netns, strings.Join(n.Addresses, ","), pid, daemon)
+	}
+	tw.Flush()
+}
+
+func (e *env) labStatusCmd(name *string) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the lab's nodes, namespaces, addresses and daemons",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			l, err := lab.Open(*name)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, labView(l))
+			}
+			e.writeLab(l)
+			return nil
+		},
+	}
+	outputFlag(c, &output)
+	return c
+}
+
+func (e *env) labDownCmd(name *string) *cobra.Command {
+	var purge bool
+	c := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab's daemons and remove its namespaces and links (idempotent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.Down(cmd.Context(), *name, purge); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "lab %s is down\n", *name)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&purge, "purge", false, "also remove the lab's directory (logs and data)")
+	return c
+}
+
+func (e *env) labExecCmd(name *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exec NODE -- COMMAND [ARG...]",
+		Short: "Run a command inside a node's namespace (NODE may be 'client')",
+		Long: `Run a command inside a node's network namespace. Inside, vigil commands
+talk to that node's daemon with no extra flags (VIGIL_SOCKET and
+VIGIL_CONFIG are set). The exit code is the command's.`,
+		Example: `  vigil lab exec n2 -- vigil status
+  vigil lab exec client -- curl -s http://198.18.0.1:5407/v1/status`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := lab.Open(*name)
+			if err != nil {
+				return err
+			}
+			argv := args[1:]
+			if argv[0] == "vigil" {
+				if bin, err := e.executable(); err == nil {
+					argv = append([]string{bin}, argv[1:]...)
+				}
+			}
+			x, err := l.Command(cmd.Context(), args[0], argv...)
+			if err != nil {
+				return usageError{err}
+			}
+			x.Stdin, x.Stdout, x.Stderr = e.stdin, e.stdout, e.stderr
+			err = x.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return exitError{code: ee.ExitCode(), err: errors.New("")}
+			}
+			return err
+		},
+	}
+}
+
+func (e *env) labFault(name *string, use, short string, minArgs, maxArgs int, f func(*lab.Lab, []string) error) *cobra.Command {
+	args := cobra.RangeArgs(minArgs, maxArgs)
+	if maxArgs < 0 {
+		args = cobra.MinimumNArgs(minArgs)
+	}
+	verb := strings.Fields(use)[0]
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := lab.Open(*name)
+			if err != nil {
+				return err
+			}
+			if err := f(l, a); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "lab %s: %s done\n", l.Name, strings.Join(append([]string{verb}, a...), " "))
+			return nil
+		},
+	}
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("lab address %q: %w", s, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,262 @@
+// Package daemon builds a vigil node from its configuration and owns the
+// lifetime of everything it starts: the API listeners, the heartbeat
+// detector, the raft store and the coordinator. It is the only package
+// that imports all the others.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/coordinator"
+	"github.com/vigil-ha/vigil/internal/detect"
+	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/quorum"
+	"github.com/vigil-ha/vigil/internal/store"
+)
+
+// Config is what a node needs to run.
+type Config struct {
+	Cluster model.Config
+	Self    model.NodeID
+	Socket  string // the root-only unix socket of the local API
+	Log     *slog.Logger
+}
+
+// Run runs the node until ctx is cancelled (SIGTERM in the CLI), then shuts
+// every part down in order and returns. It returns an error only if the node
+// could not start or a part failed.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	self, ok := cfg.Cluster.Node(cfg.Self)
+	if !ok {
+		return fmt.Errorf("node %q is not in the configuration", cfg.Self)
+	}
+	log := cfg.Log.With("node", string(cfg.Self))
+	// Read before anything opens the log: bolt locks its file.
+	hadState, err := store.HasState(cfg.Cluster.DataDir)
+	if err != nil {
+		return err
+	}
+	n := &node{cfg: cfg, self: self, log: log, hadState: hadState}
+
+	det, err := detect.New(detect.Config{
+		Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.Heartbeat,
+		Key: detect.NewKey(cfg.Cluster.Cluster, cfg.Cluster.Secret), Timing: cfg.Cluster.Timing,
+		Log: log.With("component", "detect"),
+	})
+	if err != nil {
+		return err
+	}
+	n.det = det
+
+	// The API comes up first: peers that start at the same moment ask it
+	// whether this node has raft state before they decide to bootstrap.
+	servers, err := n.listen()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		g.Go(func() error { return s.serve() })
+	}
+	g.Go(func() error { return det.Run(gctx) })
+
+	bootstrap, err := n.shouldBootstrap(gctx)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(store.Config{
+		Cluster: cfg.Cluster.Cluster, Secret: cfg.Cluster.Secret, Self: cfg.Self,
+		Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.Raft, DataDir: cfg.Cluster.DataDir,
+		Timing: cfg.Cluster.Timing, Bootstrap: bootstrap, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	n.setStore(st)
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("close store", "err", err)
+		}
+	}()
+
+	coord, err := coordinator.New(coordinator.Config{
+		Self: cfg.Self, Store: st, Observe: n.observe, Changed: det.Changes(),
+		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return coord.Run(gctx) })
+	log.Info("node started", "cluster", cfg.Cluster.Cluster, "profile", cfg.Cluster.Timing.Profile,
+		"bootstrap", bootstrap, "socket", cfg.Socket)
+
+	// Stop the listeners once the context ends, so that serve returns.
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			_ = s.srv.Shutdown(shutdown)
+		}
+		return nil
+	})
+	err = g.Wait()
+	log.Info("node stopping", "err", err)
+	return err
+}
+
+// node is the running system: what the API reads.
+type node struct {
+	cfg  Config
+	self model.Node
+	log  *slog.Logger
+	det  *detect.Detector
+	// hadState: the data directory held raft state when the node started.
+	hadState bool
+
+	mu    sync.Mutex
+	store *store.Store // nil until opened
+}
+
+func (n *node) setStore(s *store.Store) {
+	n.mu.Lock()
+	n.store = s
+	n.mu.Unlock()
+}
+
+func (n *node) getStore() *store.Store {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.store
+}
+
+// observe is the liveness of every node as this node's heartbeats see it.
+func (n *node) observe() map[model.NodeID]model.NodeState {
+	out := map[model.NodeID]model.NodeState{n.cfg.Self: model.NodeOnline}
+	for _, p := range n.det.Snapshot().Peers {
+		out[p.Name] = p.State
+	}
+	return out
+}
+
+// vote counts quorum from this node's view: a peer that is not offline is
+// present. Invariant 4 (no quorum, no action) rests on it.
+func (n *node) vote(obs map[model.NodeID]model.NodeState) quorum.Vote {
+	var voters []string
+	present := map[string]bool{}
+	for _, nd := range n.cfg.Cluster.Nodes {
+		voters = append(voters, string(nd.Name))
+		present[string(nd.Name)] = obs[nd.Name] != model.NodeOffline && obs[nd.Name] != ""
+	}
+	return quorum.Count(string(n.cfg.Self), voters, present)
+}
+
+// shouldBootstrap decides whether this node may bootstrap the cluster. A
+// node with raft state never needs to. A node without it bootstraps unless
+// a peer answers that it has state: then the cluster exists, this node's
+// data was wiped, and it must join (wait for the leader) instead.
+func (n *node) shouldBootstrap(ctx context.Context) (bool, error) {
+	if n.hadState {
+		return false, nil
+	}
+	token := api.DeriveToken(n.cfg.Cluster.Cluster, n.cfg.Cluster.Secret)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	found := make(chan model.NodeID, len(n.cfg.Cluster.Nodes)*n.cfg.Cluster.Links()) // one answer per peer address at most
+	for _, peer := range n.cfg.Cluster.Nodes {
+		if peer.Name == n.cfg.Self {
+			continue
+		}
+		for _, a := range peer.Addresses {
+			wg.Go(func() {
+				c, err := client.New(client.Config{URL: apiURL(a, n.cfg.Cluster.Ports.API), Token: token, Timeout: time.Second})
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if s, err := c.RaftState(ctx); err == nil && s.HasState {
+					found <- peer.Name
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(found)
+	if peer, ok := <-found; ok {
+		n.log.Info("no local raft state but the cluster exists: joining", "peer", peer)
+		return false, nil
+	}
+	return true, nil
+}
+
+func apiURL(a netip.Addr, port uint16) string {
+	return "http://" + net.JoinHostPort(a.String(), strconv.Itoa(int(port)))
+}
+
+// server is one API listener.
+type server struct {
+	l   net.Listener
+	srv *http.Server
+}
+
+func (s server) serve() error {
+	if err := s.srv.Serve(s.l); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api on %s: %w", s.l.Addr(), err)
+	}
+	return nil
+}
+
+func (s server) Close() { s.srv.Close() }
+
+// listen opens the unix socket (no token: only root can connect) and one
+// TCP listener per node address (bearer token).
+func (n *node) listen() ([]server, error) {
+	var out []server
+	fail := func(err error) ([]server, error) {
+		for _, s := range out {
+			s.l.Close()
+		}
+		return nil, err
+	}
+	mk := func(l net.Listener, h http.Handler) server {
+		return server{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	}
+	ul, err := api.ListenUnix(n.cfg.Socket)
+	if err != nil {
+		return fail(err)
+	}
+	out = append(out, mk(ul, api.NewHandler(n, "")))
+	token := api.DeriveToken(n.cfg.Cluster.Cluster, n.cfg.Cluster.Secret)
+	h := api.NewHandler(n, token)
+	for _, a := range n.self.Addresses {
+		l, err := net.Listen("tcp", net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API))))
+		if err != nil {
+			return fail(fmt.Errorf("api listen: %w", err))
+		}
+		out = append(out, mk(l, h))
+	}
+	return out, nil
+}

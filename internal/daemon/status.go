@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+// Status implements api.Backend.
+func (n *node) Status() api.Status {
+	snap := n.det.Snapshot()
+	obs := map[model.NodeID]model.NodeState{n.cfg.Self: model.NodeOnline}
+	for _, p := range snap.Peers {
+		obs[p.Name] = p.State
+	}
+	v := n.vote(obs)
+	s := api.Status{
+		Cluster:      n.cfg.Cluster.Cluster,
+		Node:         string(n.cfg.Self),
+		Quorum:       v.Quorate,
+		QuorumDetail: api.Quorum{Voters: v.Voters, Needed: v.Needed, Present: v.Present},
+		Resources:    []api.Resource{},
+		Profile:      n.cfg.Cluster.Timing.Profile,
+		Time:         time.Now().UTC(),
+		Heartbeat: api.Counters{
+			Sent: snap.Counters.Sent, SendErrors: snap.Counters.SendErrors, Received: snap.Counters.Received, Malformed: snap.Counters.Malformed,
+			Forged: snap.Counters.Forged, Replayed: snap.Counters.Replayed, Stale: snap.Counters.Stale,
+			UnknownSender: snap.Counters.UnknownSender, WrongReceiver: snap.Counters.WrongReceiver,
+		},
+	}
+	var committed model.ClusterState
+	if st := n.getStore(); st != nil {
+		s.Leader = string(st.Leader())
+		committed = st.State()
+		i := st.Info()
+		s.Raft = api.Raft{State: i.State, Term: i.Term, LastIndex: i.LastIndex, CommitIndex: i.CommitIndex, AppliedIndex: i.AppliedIndex, Refused: i.Refused}
+	} else {
+		s.Raft.State = "Starting"
+	}
+	peers := map[model.NodeID]int{}
+	for i, p := range snap.Peers {
+		peers[p.Name] = i
+	}
+	for _, nd := range n.cfg.Cluster.Nodes {
+		out := api.Node{Name: string(nd.Name), State: string(obs[nd.Name]), Committed: string(committed.Nodes[nd.Name].State)}
+		for _, a := range nd.Addresses {
+			out.Addresses = append(out.Addresses, a.String())
+		}
+		if nd.Name == n.cfg.Self {
+			out.Self = true
+			for i, a := range nd.Addresses {
+				out.Links = append(out.Links, api.Link{Index: i, Address: a.String(), State: string(model.NodeOnline)})
+			}
+		} else if i, ok := peers[nd.Name]; ok {
+			p := snap.Peers[i]
+			out.LastHeard = p.LastHeard
+			for _, l := range p.Links {
+				out.Links = append(out.Links, api.Link{
+					Index: l.Index, Address: l.Address.String(), State: string(l.State),
+					Loss: l.Loss, RTTMillis: float64(l.RTT.Microseconds()) / 1000,
+				})
+			}
+		}
+		s.Nodes = append(s.Nodes, out)
+	}
+	return s
+}
+
+// RaftState implements api.Backend.
+func (n *node) RaftState() api.RaftState {
+	has := n.hadState
+	if st := n.getStore(); st != nil {
+		has = has || st.Info().LastIndex > 0
+	}
+	return api.RaftState{Node: string(n.cfg.Self), HasState: has}
+}
