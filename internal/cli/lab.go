@@ -111,6 +111,12 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if nodes < 1 || nodes > 16 {
+				return usagef("--nodes must be from 1 to 16, not %d", nodes)
+			}
+			if links < 1 || links > 4 {
+				return usagef("--links must be from 1 to 4, not %d", links)
+			}
 			timing, ok := config.Profile(profile)
 			if !ok {
 				return usagef("--profile must be lan or wan, not %q", profile)

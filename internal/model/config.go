@@ -22,6 +22,12 @@ type Config struct {
 	Nodes  []Node
 	Timing Timing
 	Ports  Ports
+
+	// Resources, in the order of the file; group members included.
+	Resources   []Resource
+	Groups      []Group
+	Constraints Constraints
+	Options     Options
 }
 
 // Node is one cluster member. Addresses[i] is the node's address on link i;
@@ -29,6 +35,9 @@ type Config struct {
 type Node struct {
 	Name      NodeID
 	Addresses []netip.Addr
+	// Attributes are operator labels (e.g. rack: a) that location
+	// constraints can match.
+	Attributes map[string]string
 }
 
 // Timing is a resolved timing profile: the profile's defaults with the

@@ -20,20 +20,87 @@ type NodeRecord struct {
 	Since time.Time `json:"since"`
 	// By is the coordinator that committed it.
 	By NodeID `json:"by"`
+	// Standby: the node runs no resources. Maintenance: vigil neither starts
+	// nor stops nor monitors anything on it (resources there are left as
+	// they are). Both are set by operators.
+	Standby     bool `json:"standby,omitempty"`
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 // ClusterState is the replicated state that the Raft FSM holds. It grows
 // with later work (placement, fail counts, leases, events).
 type ClusterState struct {
 	Nodes map[NodeID]NodeRecord `json:"nodes"`
+	// Resources are the executors' last reports, by resource.
+	Resources map[ResourceID]ResourceRecord `json:"resources,omitempty"`
+	// FailCounts are failures by resource and node.
+	FailCounts map[ResourceID]map[NodeID]FailCount `json:"fail_counts,omitempty"`
+	// Runtime are location constraints added by operators at run time
+	// (move, ban); IDs start with "cli-".
+	Runtime []Location `json:"runtime,omitempty"`
+}
+
+// ResourceState is a resource's state as its executor last reported it.
+type ResourceState string
+
+// The resource states.
+const (
+	ResourceStopped ResourceState = "stopped"
+	ResourceStarted ResourceState = "started"
+	// ResourceFailed: a start or monitor failed; the scheduler recovers it.
+	ResourceFailed ResourceState = "failed"
+	// ResourceBlocked: a stop failed or timed out, so vigil cannot know
+	// whether it still runs. Nothing moves it until it is cleaned up (or,
+	// with fencing, the node is fenced).
+	ResourceBlocked ResourceState = "blocked"
+)
+
+// ResourceRecord is where a resource is and in what state.
+type ResourceRecord struct {
+	Node   NodeID        `json:"node,omitempty"` // where it runs, failed or is blocked; "" when stopped
+	State  ResourceState `json:"state"`
+	Since  time.Time     `json:"since"`
+	Reason string        `json:"reason,omitempty"`
+}
+
+// FailCount counts a resource's failures on one node.
+type FailCount struct {
+	Count int       `json:"count"`
+	Last  time.Time `json:"last"` // the newest failure; failure-timeout runs from it
 }
 
 // Clone returns a deep copy, so that a reader can keep a snapshot while the
 // FSM moves on.
 func (s ClusterState) Clone() ClusterState {
-	c := ClusterState{Nodes: make(map[NodeID]NodeRecord, len(s.Nodes))}
+	c := ClusterState{
+		Nodes:      make(map[NodeID]NodeRecord, len(s.Nodes)),
+		Resources:  make(map[ResourceID]ResourceRecord, len(s.Resources)),
+		FailCounts: make(map[ResourceID]map[NodeID]FailCount, len(s.FailCounts)),
+		Runtime:    append([]Location(nil), s.Runtime...),
+	}
 	for k, v := range s.Nodes {
 		c.Nodes[k] = v
 	}
+	for k, v := range s.Resources {
+		c.Resources[k] = v
+	}
+	for r, m := range s.FailCounts {
+		cm := make(map[NodeID]FailCount, len(m))
+		for n, f := range m {
+			cm[n] = f
+		}
+		c.FailCounts[r] = cm
+	}
 	return c
 }
+
+// Health is what a monitor found.
+type Health string
+
+// The monitor results. An agent that cannot tell reports Failed with an
+// error saying why: vigil never guesses that a resource is fine.
+const (
+	HealthRunning Health = "running"
+	HealthStopped Health = "stopped" // cleanly not running
+	HealthFailed  Health = "failed"  // running but unhealthy, or in an unknown state
+)
