@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
 )
 
 // Change is one node whose committed state must change.
@@ -65,8 +66,8 @@ type Store interface {
 	IsLeader() bool
 	// State returns the committed state. Concurrency-safe.
 	State() model.ClusterState
-	// SetNode commits a node's state; it blocks until committed or timeout.
-	SetNode(id model.NodeID, rec model.NodeRecord, timeout time.Duration) error
+	// Apply commits a command; it blocks until committed or timeout.
+	Apply(c store.Command, timeout time.Duration) error
 }
 
 // Config is what New needs.
@@ -130,8 +131,8 @@ func (c *Coordinator) reconcile() {
 	}
 	changes := NodeChanges(c.cfg.Store.State().Nodes, c.cfg.Observe())
 	for _, ch := range changes {
-		rec := model.NodeRecord{State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self}
-		if err := c.cfg.Store.SetNode(ch.Node, rec, 4*c.cfg.Tick+time.Second); err != nil {
+		cmd := store.Command{NodeState: &store.NodeState{Node: ch.Node, State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self}}
+		if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
 			c.cfg.Log.Warn("commit node state", "node", ch.Node, "state", ch.To, "err", err)
 			return
 		}

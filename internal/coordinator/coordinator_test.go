@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
 )
 
 func TestNodeChanges(t *testing.T) {
@@ -69,11 +70,12 @@ func (f *fakeStore) State() model.ClusterState {
 	defer f.mu.Unlock()
 	return f.st.Clone()
 }
-func (f *fakeStore) SetNode(id model.NodeID, rec model.NodeRecord, _ time.Duration) error {
+func (f *fakeStore) Apply(c store.Command, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.st.Nodes[id] = rec
-	f.log = append(f.log, fmt.Sprintf("%s %s by %s at %s", id, rec.State, rec.By, rec.Since.Format("15:04:05.000")))
+	ns := c.NodeState
+	f.st.Nodes[ns.Node] = model.NodeRecord{State: ns.State, Since: ns.Since, By: ns.By}
+	f.log = append(f.log, fmt.Sprintf("%s %s by %s at %s", ns.Node, ns.State, ns.By, ns.Since.Format("15:04:05.000")))
 	return nil
 }
 

@@ -11,43 +11,33 @@ import (
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
-// command is one entry of the replicated log. Kind says which field is set.
-type command struct {
-	Kind    string           `json:"kind"`
-	Node    model.NodeID     `json:"node,omitempty"`
-	Record  model.NodeRecord `json:"record,omitzero"`
-	Version int              `json:"v"`
-}
-
-const (
-	kindSetNode  = "set-node"
-	codecVersion = 1
-)
-
-func encodeCommand(c command) ([]byte, error) {
-	c.Version = codecVersion
-	return json.Marshal(c)
-}
-
-func decodeCommand(b []byte) (command, error) {
-	var c command
-	if err := json.Unmarshal(b, &c); err != nil {
-		return command{}, fmt.Errorf("decode command: %w", err)
-	}
-	if c.Version != codecVersion {
-		return command{}, fmt.Errorf("decode command: codec version %d, want %d", c.Version, codecVersion)
-	}
-	return c, nil
-}
-
 // fsm applies committed commands to the cluster state. Raft calls Apply,
 // Snapshot and Restore from one goroutine; readers use state().
 type fsm struct {
-	mu sync.RWMutex
-	st model.ClusterState
+	mu      sync.RWMutex
+	st      model.ClusterState
+	changed chan struct{} // closed and replaced at every change; under mu
 }
 
-func newFSM() *fsm { return &fsm{st: model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}} }
+// next returns a channel that is closed at the next change.
+func (f *fsm) next() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.changed
+}
+
+// fire wakes every waiter; f.mu must be held for writing.
+func (f *fsm) fire() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func newFSM() *fsm {
+	return &fsm{
+		st:      model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}, Resources: map[model.ResourceID]model.ResourceRecord{}},
+		changed: make(chan struct{}),
+	}
+}
 
 // Apply implements raft.FSM. It returns an error value (not a panic) for a
 // command it cannot decode, so that a bad entry is visible to its proposer.
@@ -58,13 +48,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch c.Kind {
-	case kindSetNode:
-		f.st.Nodes[c.Node] = c.Record
-		return nil
-	default:
-		return fmt.Errorf("apply: unknown command kind %q", c.Kind)
+	if err := apply(&f.st, c); err != nil {
+		return err
 	}
+	f.fire()
+	return nil
 }
 
 func (f *fsm) state() model.ClusterState {
@@ -88,8 +76,12 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	if st.Nodes == nil {
 		st.Nodes = map[model.NodeID]model.NodeRecord{}
 	}
+	if st.Resources == nil {
+		st.Resources = map[model.ResourceID]model.ResourceRecord{}
+	}
 	f.mu.Lock()
 	f.st = st
+	f.fire()
 	f.mu.Unlock()
 	return nil
 }

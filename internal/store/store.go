@@ -174,6 +174,10 @@ func (s *Store) Close() error {
 // On a follower it may lag the leader. Concurrency-safe.
 func (s *Store) State() model.ClusterState { return s.fsm.state() }
 
+// Changed returns a channel that is closed when the next change is applied
+// here; call it again for the change after. Concurrency-safe.
+func (s *Store) Changed() <-chan struct{} { return s.fsm.next() }
+
 // Leader returns the node this node believes leads, or "" if none.
 func (s *Store) Leader() model.NodeID {
 	_, id := s.raft.LeaderWithID()
@@ -183,18 +187,14 @@ func (s *Store) Leader() model.NodeID {
 // IsLeader reports whether this node is the leader (the coordinator).
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
-// SetNode commits rec as node id's state. It blocks until the entry is
-// committed on a quorum and applied here, or timeout passes. It fails with
-// ErrNotLeader on a follower.
-func (s *Store) SetNode(id model.NodeID, rec model.NodeRecord, timeout time.Duration) error {
-	b, err := encodeCommand(command{Kind: kindSetNode, Node: id, Record: rec})
+// Apply commits c. It blocks until the entry is committed on a quorum and
+// applied here, or timeout passes. It fails with ErrNotLeader on a
+// follower.
+func (s *Store) Apply(c Command, timeout time.Duration) error {
+	b, err := encodeCommand(c)
 	if err != nil {
 		return err
 	}
-	return s.apply(b, timeout)
-}
-
-func (s *Store) apply(b []byte, timeout time.Duration) error {
 	f := s.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {

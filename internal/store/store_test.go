@@ -121,8 +121,14 @@ func TestReplicatesAndSurvivesRestart(t *testing.T) {
 	}
 	leader := c.leader()
 	rec := model.NodeRecord{State: model.NodeOffline, Since: time.Unix(1700000000, 0).UTC(), By: "n1"}
-	if err := leader.SetNode("n3", rec, 5*time.Second); err != nil {
-		t.Fatalf("SetNode: %v", err)
+	changed := leader.Changed()
+	if err := leader.Apply(nodeState("n3", rec), 5*time.Second); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("Changed was not closed by an applied change")
 	}
 	for id, s := range c.stores {
 		waitFor(t, string(id)+" applies the write", func() bool { return s.State().Nodes["n3"] == rec })
@@ -131,8 +137,8 @@ func TestReplicatesAndSurvivesRestart(t *testing.T) {
 	// A follower refuses writes.
 	for _, s := range c.stores {
 		if s != leader {
-			if err := s.SetNode("n2", rec, time.Second); !errors.Is(err, ErrNotLeader) {
-				t.Errorf("SetNode on follower: %v, want ErrNotLeader", err)
+			if err := s.Apply(nodeState("n2", rec), time.Second); !errors.Is(err, ErrNotLeader) {
+				t.Errorf("Apply on follower: %v, want ErrNotLeader", err)
 			}
 			break
 		}
@@ -170,7 +176,7 @@ func TestWipedNodeRejoins(t *testing.T) {
 		}
 	}
 	rec := model.NodeRecord{State: model.NodeSuspect, By: "x"}
-	if err := leader.SetNode("n1", rec, 5*time.Second); err != nil {
+	if err := leader.Apply(nodeState("n1", rec), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	c.stop(victim)
@@ -248,18 +254,32 @@ func TestHandshake(t *testing.T) {
 	}
 }
 
+func nodeState(id model.NodeID, rec model.NodeRecord) Command {
+	return Command{NodeState: &NodeState{Node: id, State: rec.State, Since: rec.Since, By: rec.By}}
+}
+
 func TestCommandCodec(t *testing.T) {
-	if _, err := decodeCommand([]byte(`{"kind":"set-node","v":2}`)); err == nil {
-		t.Error("future codec version accepted")
+	if _, err := decodeCommand([]byte(`{"node_state":{"node":"n1"},"v":1}`)); err == nil {
+		t.Error("old codec version accepted")
 	}
 	if _, err := decodeCommand([]byte(`not json`)); err == nil {
 		t.Error("garbage accepted")
 	}
+	if _, err := decodeCommand([]byte(`{"v":2}`)); err == nil {
+		t.Error("empty command accepted")
+	}
+	if _, err := encodeCommand(Command{NodeState: &NodeState{}, Cleanup: &Cleanup{}}); err == nil {
+		t.Error("two changes in one command accepted")
+	}
+	b, err := encodeCommand(Command{Cleanup: &Cleanup{Resource: "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := decodeCommand(b); err != nil || c.Cleanup == nil || c.Cleanup.Resource != "web" {
+		t.Errorf("round trip = %+v, %v", c, err)
+	}
 	f := newFSM()
-	b, _ := encodeCommand(command{Kind: "launch-missiles"})
-	if _, ok := f.Apply(&raftLog{Data: b}).(error); !ok {
-		t.Error("unknown command kind applied without error")
+	if _, ok := f.Apply(&raft.Log{Data: []byte(`{"v":2}`)}).(error); !ok {
+		t.Error("an empty command applied without error")
 	}
 }
-
-type raftLog = raft.Log

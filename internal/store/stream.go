@@ -288,4 +288,3 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	cancel()
 	return nil, fmt.Errorf("raft dial %s: %w", address, errors.Join(errs...))
 }
-

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+// Command is one change to the cluster state, as committed to the log.
+// Exactly one field is set. Its JSON is the log's format: fields are added,
+// never renamed.
+type Command struct {
+	NodeState *NodeState `json:"node_state,omitempty"`
+	NodeFlags *NodeFlags `json:"node_flags,omitempty"`
+	Report    *Report    `json:"report,omitempty"`
+	Cleanup   *Cleanup   `json:"cleanup,omitempty"`
+	Runtime   *Runtime   `json:"runtime,omitempty"`
+}
+
+// NodeState records a node's liveness as the coordinator observed it. It
+// leaves the node's operator flags alone.
+type NodeState struct {
+	Node  model.NodeID    `json:"node"`
+	State model.NodeState `json:"state"`
+	Since time.Time       `json:"since"`
+	By    model.NodeID    `json:"by"`
+}
+
+// NodeFlags sets an operator's standby or maintenance flag; a nil field is
+// left as it is.
+type NodeFlags struct {
+	Node        model.NodeID `json:"node"`
+	Standby     *bool        `json:"standby,omitempty"`
+	Maintenance *bool        `json:"maintenance,omitempty"`
+}
+
+// Report is an executor's result for a resource on its node. Failures
+// raise the fail count of the resource on that node by FailBy (at least 1).
+type Report struct {
+	Resource model.ResourceID    `json:"resource"`
+	Node     model.NodeID        `json:"node"`
+	State    model.ResourceState `json:"state"`
+	Reason   string              `json:"reason,omitempty"`
+	At       time.Time           `json:"at"`
+	FailBy   int                 `json:"fail_by,omitempty"`
+}
+
+// Cleanup forgets a resource's failures (on one node, or every node when
+// Node is ""), and unblocks it: the next probe tells where it runs.
+type Cleanup struct {
+	Resource model.ResourceID `json:"resource"`
+	Node     model.NodeID     `json:"node,omitempty"`
+}
+
+// Runtime adds (or with Remove, removes by ID) an operator's location
+// constraint: `resource move` and `resource ban` add, `resource clear`
+// removes.
+type Runtime struct {
+	Location model.Location `json:"location"`
+	Remove   bool           `json:"remove,omitempty"`
+}
+
+// entry is a Command in the log, with the codec version.
+type entry struct {
+	Command
+	Version int `json:"v"`
+}
+
+const codecVersion = 2
+
+func encodeCommand(c Command) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(entry{Command: c, Version: codecVersion})
+}
+
+func decodeCommand(b []byte) (Command, error) {
+	var e entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Command{}, fmt.Errorf("decode command: %w", err)
+	}
+	if e.Version != codecVersion {
+		return Command{}, fmt.Errorf("decode command: codec version %d, want %d", e.Version, codecVersion)
+	}
+	return e.Command, e.check()
+}
+
+// check insists on exactly one change.
+func (c Command) check() error {
+	n := 0
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("command: %d changes set, want exactly one", n)
+	}
+	return nil
+}
+
+// apply changes st by c. It is pure, so the FSM and tests share it.
+func apply(st *model.ClusterState, c Command) error {
+	switch {
+	case c.NodeState != nil:
+		ns := c.NodeState
+		rec := st.Nodes[ns.Node]
+		rec.State, rec.Since, rec.By = ns.State, ns.Since, ns.By
+		st.Nodes[ns.Node] = rec
+	case c.NodeFlags != nil:
+		f := c.NodeFlags
+		rec := st.Nodes[f.Node]
+		if f.Standby != nil {
+			rec.Standby = *f.Standby
+		}
+		if f.Maintenance != nil {
+			rec.Maintenance = *f.Maintenance
+		}
+		st.Nodes[f.Node] = rec
+	case c.Report != nil:
+		applyReport(st, *c.Report)
+	case c.Cleanup != nil:
+		applyCleanup(st, *c.Cleanup)
+	case c.Runtime != nil:
+		applyRuntime(st, *c.Runtime)
+	default:
+		return errors.New("apply: empty command")
+	}
+	return nil
+}
+
+func applyReport(st *model.ClusterState, r Report) {
+	if st.Resources == nil {
+		st.Resources = map[model.ResourceID]model.ResourceRecord{}
+	}
+	rec := model.ResourceRecord{Node: r.Node, State: r.State, Since: r.At, Reason: r.Reason}
+	if r.State == model.ResourceStopped {
+		// Stopped on the reporting node. If the record says the resource is
+		// somewhere else, this report is stale news about an old place.
+		if cur, ok := st.Resources[r.Resource]; ok && cur.Node != r.Node && cur.Node != "" {
+			return
+		}
+		rec.Node = ""
+	}
+	st.Resources[r.Resource] = rec
+	if r.FailBy > 0 {
+		if st.FailCounts == nil {
+			st.FailCounts = map[model.ResourceID]map[model.NodeID]model.FailCount{}
+		}
+		m := st.FailCounts[r.Resource]
+		if m == nil {
+			m = map[model.NodeID]model.FailCount{}
+			st.FailCounts[r.Resource] = m
+		}
+		fc := m[r.Node]
+		fc.Count += r.FailBy
+		fc.Last = r.At
+		m[r.Node] = fc
+	}
+}
+
+func applyCleanup(st *model.ClusterState, c Cleanup) {
+	if c.Node == "" {
+		delete(st.FailCounts, c.Resource)
+	} else if m := st.FailCounts[c.Resource]; m != nil {
+		delete(m, c.Node)
+		if len(m) == 0 {
+			delete(st.FailCounts, c.Resource)
+		}
+	}
+	if rec, ok := st.Resources[c.Resource]; ok && (rec.State == model.ResourceBlocked || rec.State == model.ResourceFailed) {
+		if c.Node == "" || rec.Node == c.Node {
+			delete(st.Resources, c.Resource)
+		}
+	}
+}
+
+func applyRuntime(st *model.ClusterState, r Runtime) {
+	kept := st.Runtime[:0:0]
+	for _, l := range st.Runtime {
+		if l.ID != r.Location.ID {
+			kept = append(kept, l)
+		}
+	}
+	if !r.Remove {
+		kept = append(kept, r.Location)
+	}
+	st.Runtime = kept
+}

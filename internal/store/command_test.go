@@ -1,0 +1,67 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/vigil-ha/vigil/internal/model"
+)
+
+func TestApply(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	yes, no := true, false
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}
+	steps := []struct {
+		c    Command
+		want func(*model.ClusterState)
+	}{
+		{Command{NodeFlags: &NodeFlags{Node: "n1", Standby: &yes}}, func(w *model.ClusterState) {
+			w.Nodes["n1"] = model.NodeRecord{Standby: true}
+		}},
+		// Liveness from the coordinator keeps the operator's flag.
+		{Command{NodeState: &NodeState{Node: "n1", State: model.NodeOnline, Since: t0, By: "n2"}}, func(w *model.ClusterState) {
+			w.Nodes["n1"] = model.NodeRecord{State: model.NodeOnline, Since: t0, By: "n2", Standby: true}
+		}},
+		{Command{NodeFlags: &NodeFlags{Node: "n1", Standby: &no, Maintenance: &yes}}, func(w *model.ClusterState) {
+			w.Nodes["n1"] = model.NodeRecord{State: model.NodeOnline, Since: t0, By: "n2", Maintenance: true}
+		}},
+		{Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceStarted, At: t0}}, func(w *model.ClusterState) {
+			w.Resources = map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarted, Since: t0}}
+		}},
+		{Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceFailed, Reason: "monitor: exit 7", At: t0.Add(time.Second), FailBy: 1}}, func(w *model.ClusterState) {
+			w.Resources["web"] = model.ResourceRecord{Node: "n1", State: model.ResourceFailed, Since: t0.Add(time.Second), Reason: "monitor: exit 7"}
+			w.FailCounts = map[model.ResourceID]map[model.NodeID]model.FailCount{"web": {"n1": {Count: 1, Last: t0.Add(time.Second)}}}
+		}},
+		{Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceFailed, At: t0.Add(2 * time.Second), FailBy: 1}}, func(w *model.ClusterState) {
+			w.Resources["web"] = model.ResourceRecord{Node: "n1", State: model.ResourceFailed, Since: t0.Add(2 * time.Second)}
+			w.FailCounts["web"]["n1"] = model.FailCount{Count: 2, Last: t0.Add(2 * time.Second)}
+		}},
+		// Started elsewhere; a late "stopped" from the old node is stale.
+		{Command{Report: &Report{Resource: "web", Node: "n2", State: model.ResourceStarted, At: t0.Add(3 * time.Second)}}, func(w *model.ClusterState) {
+			w.Resources["web"] = model.ResourceRecord{Node: "n2", State: model.ResourceStarted, Since: t0.Add(3 * time.Second)}
+		}},
+		{Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceStopped, At: t0.Add(4 * time.Second)}}, func(w *model.ClusterState) {}},
+		{Command{Cleanup: &Cleanup{Resource: "web"}}, func(w *model.ClusterState) {
+			w.FailCounts = map[model.ResourceID]map[model.NodeID]model.FailCount{}
+		}},
+		{Command{Runtime: &Runtime{Location: model.Location{ID: "cli-ban-web-on-n2", Resource: "web", Node: "n2", Score: model.MinusInfinity}}}, func(w *model.ClusterState) {
+			w.Runtime = []model.Location{{ID: "cli-ban-web-on-n2", Resource: "web", Node: "n2", Score: model.MinusInfinity}}
+		}},
+		{Command{Runtime: &Runtime{Location: model.Location{ID: "cli-ban-web-on-n2"}, Remove: true}}, func(w *model.ClusterState) {
+			w.Runtime = []model.Location{}
+		}},
+	}
+	want := st.Clone()
+	for i, s := range steps {
+		if err := apply(&st, s.c); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		s.want(&want)
+		if d := cmp.Diff(want, st, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("step %d (-want +got):\n%s", i, d)
+		}
+	}
+}
