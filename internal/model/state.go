@@ -38,7 +38,19 @@ type ClusterState struct {
 	// Runtime are location constraints added by operators at run time
 	// (move, ban); IDs start with "cli-".
 	Runtime []Location `json:"runtime,omitempty"`
+	// Targets is the coordinator's committed placement: where each resource
+	// should run ("" or absent: stopped). Executors converge on it.
+	Targets map[ResourceID]NodeID `json:"targets,omitempty"`
+	// Epoch counts every change but placements. PlacedEpoch is the Epoch
+	// the committed Targets were computed from: executors act on targets
+	// only while PlacedEpoch == Epoch, so no node acts on a placement that a
+	// newer failure or node change has made stale.
+	Epoch       uint64 `json:"epoch"`
+	PlacedEpoch uint64 `json:"placed_epoch"`
 }
+
+// Fresh reports whether the committed targets account for every change.
+func (s ClusterState) Fresh() bool { return s.PlacedEpoch == s.Epoch }
 
 // ResourceState is a resource's state as its executor last reported it.
 type ResourceState string
@@ -73,10 +85,16 @@ type FailCount struct {
 // FSM moves on.
 func (s ClusterState) Clone() ClusterState {
 	c := ClusterState{
-		Nodes:      make(map[NodeID]NodeRecord, len(s.Nodes)),
-		Resources:  make(map[ResourceID]ResourceRecord, len(s.Resources)),
-		FailCounts: make(map[ResourceID]map[NodeID]FailCount, len(s.FailCounts)),
-		Runtime:    append([]Location(nil), s.Runtime...),
+		Nodes:       make(map[NodeID]NodeRecord, len(s.Nodes)),
+		Resources:   make(map[ResourceID]ResourceRecord, len(s.Resources)),
+		FailCounts:  make(map[ResourceID]map[NodeID]FailCount, len(s.FailCounts)),
+		Runtime:     append([]Location(nil), s.Runtime...),
+		Targets:     make(map[ResourceID]NodeID, len(s.Targets)),
+		Epoch:       s.Epoch,
+		PlacedEpoch: s.PlacedEpoch,
+	}
+	for k, v := range s.Targets {
+		c.Targets[k] = v
 	}
 	for k, v := range s.Nodes {
 		c.Nodes[k] = v

@@ -18,6 +18,14 @@ type Command struct {
 	Report    *Report    `json:"report,omitempty"`
 	Cleanup   *Cleanup   `json:"cleanup,omitempty"`
 	Runtime   *Runtime   `json:"runtime,omitempty"`
+	Placement *Placement `json:"placement,omitempty"`
+}
+
+// Placement replaces the committed targets with the scheduler's placement,
+// computed from the state at Epoch.
+type Placement struct {
+	Targets map[model.ResourceID]model.NodeID `json:"targets"`
+	Epoch   uint64                            `json:"epoch"`
 }
 
 // NodeState records a node's liveness as the coordinator observed it. It
@@ -92,7 +100,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Placement != nil} {
 		if set {
 			n++
 		}
@@ -105,6 +113,9 @@ func (c Command) check() error {
 
 // apply changes st by c. It is pure, so the FSM and tests share it.
 func apply(st *model.ClusterState, c Command) error {
+	if c.Placement == nil {
+		st.Epoch++
+	}
 	switch {
 	case c.NodeState != nil:
 		ns := c.NodeState
@@ -127,6 +138,14 @@ func apply(st *model.ClusterState, c Command) error {
 		applyCleanup(st, *c.Cleanup)
 	case c.Runtime != nil:
 		applyRuntime(st, *c.Runtime)
+	case c.Placement != nil:
+		st.Targets = map[model.ResourceID]model.NodeID{}
+		for r, n := range c.Placement.Targets {
+			if n != "" {
+				st.Targets[r] = n
+			}
+		}
+		st.PlacedEpoch = c.Placement.Epoch
 	default:
 		return errors.New("apply: empty command")
 	}

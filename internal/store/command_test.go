@@ -60,8 +60,34 @@ func TestApply(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		s.want(&want)
-		if d := cmp.Diff(want, st, cmpopts.EquateEmpty()); d != "" {
+		if d := cmp.Diff(want, st, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(model.ClusterState{}, "Epoch", "PlacedEpoch")); d != "" {
 			t.Fatalf("step %d (-want +got):\n%s", i, d)
 		}
+	}
+}
+
+func TestEpochAndFreshness(t *testing.T) {
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}
+	must := func(c Command) {
+		t.Helper()
+		if err := apply(&st, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(Command{NodeState: &NodeState{Node: "n1", State: model.NodeOnline}})
+	must(Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceStarted}})
+	if st.Epoch != 2 || st.Fresh() {
+		t.Fatalf("after two changes: epoch %d placed %d fresh %v", st.Epoch, st.PlacedEpoch, st.Fresh())
+	}
+	must(Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n1", "db": ""}, Epoch: 2}})
+	if st.Epoch != 2 || !st.Fresh() {
+		t.Fatalf("a placement is not a change: epoch %d, fresh %v", st.Epoch, st.Fresh())
+	}
+	if _, ok := st.Targets["db"]; ok {
+		t.Errorf("an empty target was kept: %v", st.Targets)
+	}
+	must(Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceFailed, FailBy: 1}})
+	if st.Fresh() {
+		t.Error("a failure after the placement left it fresh")
 	}
 }

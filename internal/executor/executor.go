@@ -1,0 +1,343 @@
+// Package executor runs resource operations on its node. It watches the
+// committed cluster state, decides (with the pure decide function) which
+// operations bring this node in line with the coordinator's targets, runs
+// them through the agents with their timeouts, keeps recurring monitors
+// running, and reports every result. One goroutine owns all of its state;
+// each operation runs in a goroutine of its own and hands its result back.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/agent"
+	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
+)
+
+// State is where the executor reads the committed cluster state.
+type State interface {
+	// State returns the committed state as applied here. Concurrency-safe.
+	State() model.ClusterState
+	// Changed is closed at the next applied change. Concurrency-safe.
+	Changed() <-chan struct{}
+}
+
+// Reporter delivers results to the coordinator, which commits them.
+type Reporter interface {
+	// Report blocks until the report is committed or ctx ends.
+	Report(ctx context.Context, r store.Report) error
+}
+
+// Config is what New needs.
+type Config struct {
+	Self     model.NodeID
+	Cluster  model.Config // resources, groups, constraints, options
+	State    State
+	Agents   agent.Registry
+	Reporter Reporter
+	// Quorum reports whether this node is in the quorate partition now.
+	Quorum func() bool
+	Tick   time.Duration    // how often to reconcile without a change; required
+	Now    func() time.Time // nil: time.Now
+	Log    *slog.Logger     // nil: discard
+}
+
+// FatalFailCount is what a failed start adds to a fail count: as in
+// Pacemaker (start-failure-is-fatal), a resource that cannot start on a node
+// is banned there until cleanup or its failure-timeout.
+const FatalFailCount = int(model.Infinity)
+
+// Executor runs this node's operations.
+type Executor struct {
+	cfg Config
+
+	mu    sync.Mutex                        // guards local for Local()
+	local map[model.ResourceID]model.Health // owned by Run; copied under mu
+	out   *outbox
+}
+
+// New checks cfg and returns an executor.
+func New(cfg Config) (*Executor, error) {
+	switch {
+	case cfg.Self == "" || cfg.State == nil || cfg.Reporter == nil || cfg.Quorum == nil:
+		return nil, errors.New("executor: Self, State, Reporter and Quorum are required")
+	case cfg.Tick <= 0:
+		return nil, errors.New("executor: Tick must be positive")
+	}
+	if err := cfg.Agents.Validate(cfg.Cluster.Resources); err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Executor{cfg: cfg, local: map[model.ResourceID]model.Health{}, out: newOutbox()}, nil
+}
+
+// Local returns what this node last found for each resource here.
+// Concurrency-safe.
+func (e *Executor) Local() map[model.ResourceID]model.Health {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[model.ResourceID]model.Health, len(e.local))
+	for k, v := range e.local {
+		out[k] = v
+	}
+	return out
+}
+
+// result is what an operation's goroutine hands back.
+type result struct {
+	op     op
+	health model.Health // after the operation
+	err    error
+}
+
+// Run reconciles until ctx ends, then waits for the operations in flight
+// (they see ctx cancelled) and returns nil.
+func (e *Executor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { e.out.deliver(ctx, e.cfg.Reporter, e.cfg.Tick, e.cfg.Log) })
+	results := make(chan result)
+	busy := map[model.ResourceID]bool{}
+	nextMonitor := map[model.ResourceID]time.Time{}
+	tick := time.NewTicker(e.cfg.Tick)
+	defer tick.Stop()
+	for {
+		now := e.cfg.Now()
+		st := e.cfg.State.State()
+		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: busy, quorum: e.cfg.Quorum()}
+		ops := decide(v)
+		if !st.Nodes[e.cfg.Self].Maintenance {
+			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)
+		}
+		for _, o := range ops {
+			busy[o.res.ID] = true
+			if o.kind != opMonitor {
+				e.cfg.Log.Info("operation", "resource", o.res.ID, "op", o.kind, "reason", o.reason)
+			}
+			wg.Go(func() {
+				r := e.run(ctx, o)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+				}
+			})
+		}
+		changed := e.cfg.State.Changed()
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-results:
+			delete(busy, r.op.res.ID)
+			e.settle(ctx, r, nextMonitor)
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// dueMonitors returns the monitors whose time has come, for resources that
+// run here and are idle, and schedules the next ones.
+func (e *Executor) dueMonitors(v view, next map[model.ResourceID]time.Time, now time.Time) []op {
+	var out []op
+	for _, r := range v.cfg.Resources {
+		if v.busy[r.ID] || v.local[r.ID] != model.HealthRunning || r.Ops.MonitorInterval <= 0 {
+			continue
+		}
+		due, ok := next[r.ID]
+		if !ok {
+			next[r.ID] = now.Add(r.Ops.MonitorInterval)
+			continue
+		}
+		if !now.Before(due) {
+			next[r.ID] = now.Add(r.Ops.MonitorInterval)
+			out = append(out, op{opMonitor, r, "interval " + r.Ops.MonitorInterval.String()})
+		}
+	}
+	return out
+}
+
+// run performs one operation with its timeout. It touches no executor state.
+func (e *Executor) run(ctx context.Context, o op) result {
+	a, err := e.cfg.Agents.Lookup(o.res)
+	if err != nil {
+		return result{op: o, health: model.HealthFailed, err: err}
+	}
+	withTimeout := func(d time.Duration, f func(context.Context) error) error {
+		c, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return f(c)
+	}
+	monitor := func() (model.Health, error) {
+		var h model.Health
+		err := withTimeout(o.res.Ops.MonitorTimeout, func(c context.Context) error {
+			var err error
+			h, err = a.Monitor(c, o.res)
+			return err
+		})
+		return h, err
+	}
+	start := func() error {
+		return withTimeout(o.res.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, o.res) })
+	}
+	stop := func() error {
+		return withTimeout(o.res.Ops.StopTimeout, func(c context.Context) error { return a.Stop(c, o.res) })
+	}
+	switch o.kind {
+	case opProbe, opMonitor:
+		h, err := monitor()
+		return result{op: o, health: h, err: err}
+	case opStart:
+		if err := start(); err != nil {
+			return result{op: o, health: model.HealthFailed, err: err}
+		}
+		return result{op: o, health: model.HealthRunning}
+	case opStop:
+		if err := stop(); err != nil {
+			return result{op: o, health: model.HealthFailed, err: err}
+		}
+		return result{op: o, health: model.HealthStopped}
+	case opRestart:
+		if err := stop(); err != nil {
+			return result{op: o, health: model.HealthFailed, err: fmt.Errorf("%w: %w", errStopFailed, err)}
+		}
+		if err := start(); err != nil {
+			return result{op: o, health: model.HealthFailed, err: fmt.Errorf("start: %w", err)}
+		}
+		return result{op: o, health: model.HealthRunning}
+	}
+	return result{op: o, health: model.HealthFailed, err: fmt.Errorf("unknown operation %q", o.kind)}
+}
+
+// settle records a result locally and reports what the cluster must know.
+func (e *Executor) settle(ctx context.Context, r result, nextMonitor map[model.ResourceID]time.Time) {
+	id := r.op.res.ID
+	e.mu.Lock()
+	e.local[id] = r.health
+	e.mu.Unlock()
+	if r.health == model.HealthRunning {
+		nextMonitor[id] = e.cfg.Now().Add(r.op.res.Ops.MonitorInterval)
+	}
+	rep := store.Report{Resource: id, Node: e.cfg.Self, At: e.cfg.Now().UTC()}
+	reason := func() string {
+		if r.err != nil {
+			return fmt.Sprintf("%s failed: %v", r.op.kind, r.err)
+		}
+		return ""
+	}
+	rec := e.cfg.State.State().Resources[id]
+	switch r.op.kind {
+	case opProbe:
+		switch {
+		case r.health == model.HealthRunning && (rec.Node != e.cfg.Self || rec.State != model.ResourceStarted):
+			rep.State = model.ResourceStarted
+			rep.Reason = "found running by probe"
+		case r.health == model.HealthFailed:
+			rep.State, rep.Reason, rep.FailBy = model.ResourceFailed, reason(), 1
+		case r.health == model.HealthStopped && rec.Node == e.cfg.Self && rec.State != model.ResourceStopped:
+			rep.State = model.ResourceStopped
+			rep.Reason = "found stopped by probe"
+		default:
+			return
+		}
+	case opMonitor:
+		if r.health == model.HealthRunning {
+			return
+		}
+		msg := reason()
+		if msg == "" {
+			msg = "monitor: " + string(r.health)
+		}
+		rep.State, rep.Reason, rep.FailBy = model.ResourceFailed, msg, 1
+	case opStart, opRestart:
+		if r.err != nil {
+			rep.State, rep.Reason, rep.FailBy = model.ResourceFailed, reason(), FatalFailCount
+			if r.op.kind == opRestart && errors.Is(r.err, errStopFailed) {
+				rep.State = model.ResourceBlocked
+			}
+		} else {
+			rep.State = model.ResourceStarted
+		}
+	case opStop:
+		if r.err != nil {
+			rep.State, rep.Reason = model.ResourceBlocked, reason()
+		} else {
+			rep.State = model.ResourceStopped
+		}
+	}
+	if r.err != nil || rep.FailBy > 0 {
+		e.cfg.Log.Warn("operation failed", "resource", id, "op", r.op.kind, "state", rep.State, "err", rep.Reason)
+	} else if r.op.kind != opMonitor && r.op.kind != opProbe {
+		e.cfg.Log.Info("operation done", "resource", id, "op", r.op.kind, "state", rep.State)
+	}
+	e.out.put(rep)
+}
+
+var errStopFailed = errors.New("stop failed")
+
+// outbox holds the newest undelivered report of each resource. Reports go
+// out in their own goroutine so that an unreachable leader never stalls
+// operations, and are retried until delivered: a report that replaces an
+// older one of the same resource supersedes it.
+type outbox struct {
+	mu      sync.Mutex
+	pending map[model.ResourceID]store.Report
+	wake    chan struct{}
+}
+
+func newOutbox() *outbox {
+	return &outbox{pending: map[model.ResourceID]store.Report{}, wake: make(chan struct{}, 1)}
+}
+
+func (o *outbox) put(r store.Report) {
+	o.mu.Lock()
+	o.pending[r.Resource] = r
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver sends pending reports until ctx ends, retrying every retry.
+func (o *outbox) deliver(ctx context.Context, to Reporter, retry time.Duration, log *slog.Logger) {
+	t := time.NewTicker(retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.wake:
+		case <-t.C:
+		}
+		o.mu.Lock()
+		batch := make([]store.Report, 0, len(o.pending))
+		for _, r := range o.pending {
+			batch = append(batch, r)
+		}
+		o.mu.Unlock()
+		for _, r := range batch {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := to.Report(rctx, r)
+			cancel()
+			if err != nil {
+				log.Warn("report not delivered; will retry", "resource", r.Resource, "state", r.State, "err", err)
+				break
+			}
+			o.mu.Lock()
+			if cur, ok := o.pending[r.Resource]; ok && cur == r {
+				delete(o.pending, r.Resource)
+			}
+			o.mu.Unlock()
+		}
+	}
+}
