@@ -1,8 +1,9 @@
 // Package coordinator is the leader's loop. It runs on every node and acts
-// only while its node leads the raft store: it turns what the leader
-// observes into committed cluster state. For now that is node liveness;
-// resources, fencing and placement join it later. It decides nothing
-// itself beyond what its pure helpers compute.
+// only while its node leads the raft store: it commits node liveness as the
+// leader observes it, runs the scheduler on every change, and commits the
+// placement the scheduler computed (with the state epoch it was computed
+// from), which the executors on the nodes then converge on. It decides
+// nothing itself: the scheduler does.
 package coordinator
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/model"
@@ -80,13 +82,31 @@ type Config struct {
 	// Changed, if not nil, signals that observations changed, so that the
 	// loop acts before the next tick.
 	Changed <-chan struct{}
-	Tick    time.Duration    // how often to reconcile; required
-	Now     func() time.Time // nil: time.Now
-	Log     *slog.Logger     // nil: discard
+	Tick    time.Duration // how often to reconcile; required
+	// Cluster is the configuration the scheduler places (resources,
+	// constraints, options). Without resources, only liveness is committed.
+	Cluster model.Config
+	// Schedule computes a plan; the daemon passes scheduler.Schedule.
+	Schedule func(model.Config, model.ClusterState, time.Time) model.Plan
+	Now      func() time.Time // nil: time.Now
+	Log      *slog.Logger     // nil: discard
 }
 
 // Coordinator is the leader's loop.
-type Coordinator struct{ cfg Config }
+type Coordinator struct {
+	cfg Config
+
+	mu   sync.Mutex
+	plan model.Plan // the newest plan, for explain and status
+}
+
+// Plan returns the newest plan this node computed as leader (zero if it
+// never led). Concurrency-safe.
+func (c *Coordinator) Plan() model.Plan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plan
+}
 
 // New checks cfg and returns a coordinator.
 func New(cfg Config) (*Coordinator, error) {
@@ -119,23 +139,82 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-c.cfg.Changed:
+		case <-c.storeChanged():
 		}
 		c.reconcile()
 	}
 }
 
-// reconcile commits the node changes the leader observes.
+// storeChanged is the store's change signal, if it has one.
+func (c *Coordinator) storeChanged() <-chan struct{} {
+	if w, ok := c.cfg.Store.(interface{ Changed() <-chan struct{} }); ok {
+		return w.Changed()
+	}
+	return nil
+}
+
+// reconcile commits the node changes the leader observes, then the
+// placement of the state that results.
 func (c *Coordinator) reconcile() {
 	if !c.cfg.Store.IsLeader() {
 		return
 	}
+	if !c.commitLiveness() {
+		return
+	}
+	c.commitPlacement()
+}
+
+// commitPlacement schedules the committed state and commits the placement
+// if it differs from the committed one or is stale.
+func (c *Coordinator) commitPlacement() {
+	if c.cfg.Schedule == nil || len(c.cfg.Cluster.Resources) == 0 {
+		return
+	}
+	st := c.cfg.Store.State()
+	plan := c.cfg.Schedule(c.cfg.Cluster, st, c.cfg.Now())
+	c.mu.Lock()
+	c.plan = plan
+	c.mu.Unlock()
+	if st.Fresh() && sameTargets(st.Targets, plan.Placement) {
+		return
+	}
+	cmd := store.Command{Placement: &store.Placement{Targets: plan.Placement, Epoch: st.Epoch}}
+	if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
+		c.cfg.Log.Warn("commit placement", "err", err)
+		return
+	}
+	for _, a := range plan.Actions {
+		c.cfg.Log.Info("placement", "resource", a.Resource, "op", a.Kind, "node", a.Node, "from", a.From, "reason", a.Reason)
+	}
+}
+
+// sameTargets compares committed targets with a placement ("" = absent).
+func sameTargets(committed, placed map[model.ResourceID]model.NodeID) bool {
+	for r, n := range placed {
+		if committed[r] != n {
+			return false
+		}
+	}
+	for r, n := range committed {
+		if placed[r] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// commitLiveness commits the node changes the leader observes. It reports
+// whether all of them were committed.
+func (c *Coordinator) commitLiveness() bool {
 	changes := NodeChanges(c.cfg.Store.State().Nodes, c.cfg.Observe())
 	for _, ch := range changes {
 		cmd := store.Command{NodeState: &store.NodeState{Node: ch.Node, State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self}}
 		if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
 			c.cfg.Log.Warn("commit node state", "node", ch.Node, "state", ch.To, "err", err)
-			return
+			return false
 		}
 		c.cfg.Log.Info("node state committed", "node", ch.Node, "from", ch.From, "state", ch.To)
 	}
+	return true
 }

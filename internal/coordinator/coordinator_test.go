@@ -73,9 +73,16 @@ func (f *fakeStore) State() model.ClusterState {
 func (f *fakeStore) Apply(c store.Command, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ns := c.NodeState
-	f.st.Nodes[ns.Node] = model.NodeRecord{State: ns.State, Since: ns.Since, By: ns.By}
-	f.log = append(f.log, fmt.Sprintf("%s %s by %s at %s", ns.Node, ns.State, ns.By, ns.Since.Format("15:04:05.000")))
+	if err := c.ApplyTo(&f.st); err != nil {
+		return err
+	}
+	switch {
+	case c.NodeState != nil:
+		ns := c.NodeState
+		f.log = append(f.log, fmt.Sprintf("%s %s by %s at %s", ns.Node, ns.State, ns.By, ns.Since.Format("15:04:05.000")))
+	case c.Placement != nil:
+		f.log = append(f.log, fmt.Sprintf("placement %v epoch %d", c.Placement.Targets, c.Placement.Epoch))
+	}
 	return nil
 }
 
@@ -134,4 +141,39 @@ func TestRunCommitsOnlyWhileLeading(t *testing.T) {
 			t.Errorf("commits (-want +got):\n%s", d)
 		}
 	})
+}
+
+func TestPlacementCommittedWhenChangedOrStale(t *testing.T) {
+	st := &fakeStore{leader: true, st: model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: "online"}}}}
+	target := model.NodeID("n1")
+	c, err := New(Config{
+		Self: "n1", Store: st, Tick: time.Second,
+		Observe: func() map[model.NodeID]model.NodeState { return map[model.NodeID]model.NodeState{"n1": "online"} },
+		Cluster: model.Config{Resources: []model.Resource{{ID: "web"}}},
+		Schedule: func(_ model.Config, _ model.ClusterState, _ time.Time) model.Plan {
+			return model.Plan{Placement: map[model.ResourceID]model.NodeID{"web": target}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reconcile() // stale (epoch 0 never placed? fresh: 0 == 0) but targets differ
+	c.reconcile() // fresh and same: nothing
+	if err := st.Apply(store.Command{Report: &store.Report{Resource: "web", Node: "n1", State: "failed", FailBy: 1}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.reconcile() // same targets but stale: committed again to mark it fresh
+	target = "n2"
+	c.reconcile() // changed
+	want := []string{
+		"placement map[web:n1] epoch 0",
+		"placement map[web:n1] epoch 1",
+		"placement map[web:n2] epoch 1",
+	}
+	if d := cmp.Diff(want, st.log); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if got := c.Plan().Placement["web"]; got != "n2" {
+		t.Errorf("Plan() placement = %q, want n2", got)
+	}
 }

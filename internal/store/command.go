@@ -111,7 +111,11 @@ func (c Command) check() error {
 	return nil
 }
 
-// apply changes st by c. It is pure, so the FSM and tests share it.
+// ApplyTo changes st as committing c does. It is pure, so the FSM, tests
+// and simulations share it.
+func (c Command) ApplyTo(st *model.ClusterState) error { return apply(st, c) }
+
+// apply changes st by c.
 func apply(st *model.ClusterState, c Command) error {
 	if c.Placement == nil {
 		st.Epoch++
