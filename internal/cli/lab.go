@@ -40,7 +40,7 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
   vigil lab down`,
 	}
 	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
-	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name))
+	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd())
 	c.AddCommand(
 		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
 			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),
@@ -332,14 +332,16 @@ VIGIL_CONFIG are set). The exit code is the command's.`,
 				return err
 			}
 			argv := args[1:]
-			if argv[0] == "vigil" {
-				if bin, err := e.executable(); err == nil {
-					argv = append([]string{bin}, argv[1:]...)
-				}
+			bin, binErr := e.executable()
+			if argv[0] == "vigil" && binErr == nil {
+				argv = append([]string{bin}, argv[1:]...)
 			}
 			x, err := l.Command(cmd.Context(), args[0], argv...)
 			if err != nil {
 				return usageError{err}
+			}
+			if binErr == nil { // scripts run inside find this vigil first
+				x.Env = append(x.Env, "PATH="+filepath.Dir(bin)+":"+e.getenv("PATH"))
 			}
 			x.Stdin, x.Stdout, x.Stderr = e.stdin, e.stdout, e.stderr
 			err = x.Run()
