@@ -54,16 +54,34 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
 			func(l *lab.Lab, a []string) error { return l.Partition(a...) }),
 		e.labFault(&name, "heal", "Remove the partition", 0, 0,
 			func(l *lab.Lab, _ []string) error { return l.Heal() }),
-		e.labFault(&name, "loss NODE PERCENT", "Drop PERCENT of the node's incoming packets at random (0 removes)", 2, 2,
-			func(l *lab.Lab, a []string) error {
-				p, err := strconv.Atoi(a[1])
-				if err != nil || p < 0 || p > 100 {
-					return usagef("loss: PERCENT must be a whole number from 0 to 100, not %q", a[1])
-				}
-				return l.Loss(a[0], p)
-			}),
+		e.labLossCmd(&name),
 	)
 	return c
+}
+
+// labLossCmd checks PERCENT with the arguments, before any lab is opened.
+func (e *env) labLossCmd(name *string) *cobra.Command {
+	c := e.labFault(name, "loss NODE PERCENT", "Drop PERCENT of the node's incoming packets at random (0 removes)", 2, 2,
+		func(l *lab.Lab, a []string) error {
+			p, err := parsePercent(a[1])
+			if err != nil {
+				return err
+			}
+			return l.Loss(a[0], p)
+		})
+	c.Args = cobra.MatchAll(c.Args, func(_ *cobra.Command, a []string) error {
+		_, err := parsePercent(a[1])
+		return err
+	})
+	return c
+}
+
+func parsePercent(s string) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 0 || p > 100 {
+		return 0, usagef("PERCENT must be a whole number from 0 to 100, not %q", s)
+	}
+	return p, nil
 }
 
 // labJSON is the stable JSON of `lab up` and `lab status`.

@@ -69,15 +69,21 @@ func writeStatus(w io.Writer, s api.Status) {
 	fmt.Fprintf(w, "Node: %s   Leader: %s   Raft: %s, term %d, applied %d\n", s.Node, leader, s.Raft.State, s.Raft.Term, s.Raft.AppliedIndex)
 	fmt.Fprintf(w, "Quorum: %s (%d of %d voters present, %d needed)\n\n", q, len(s.QuorumDetail.Present), s.QuorumDetail.Voters, s.QuorumDetail.Needed)
 
-	var online, offline []string
+	var online, suspect, offline []string
 	for _, n := range s.Nodes {
-		if n.State == "online" {
+		switch n.State {
+		case "online":
 			online = append(online, n.Name)
-		} else {
+		case "suspect":
+			suspect = append(suspect, n.Name)
+		default:
 			offline = append(offline, n.Name)
 		}
 	}
 	fmt.Fprintf(w, "Node List:\n  * Online:  [ %s ]\n", strings.Join(online, " "))
+	if len(suspect) > 0 {
+		fmt.Fprintf(w, "  * Suspect: [ %s ]\n", strings.Join(suspect, " "))
+	}
 	if len(offline) > 0 {
 		fmt.Fprintf(w, "  * Offline: [ %s ]\n", strings.Join(offline, " "))
 	}
@@ -109,7 +115,11 @@ func writeStatus(w io.Writer, s api.Status) {
 	} else {
 		fmt.Fprintln(w, "Resources:")
 		for _, r := range s.Resources {
-			fmt.Fprintf(w, "  * %s (%s): %s on %s\n", r.ID, r.Kind, r.State, r.Node)
+			if r.Node == "" {
+				fmt.Fprintf(w, "  * %s (%s): %s\n", r.ID, r.Kind, r.State)
+			} else {
+				fmt.Fprintf(w, "  * %s (%s): %s on %s\n", r.ID, r.Kind, r.State, r.Node)
+			}
 		}
 	}
 }
