@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -17,6 +20,9 @@ type Backend interface {
 	// RaftState reports whether this node holds raft state.
 	// Concurrency-safe, non-blocking.
 	RaftState() RaftState
+	// Report commits an executor's report; only the leader can. It blocks
+	// until committed. Concurrency-safe.
+	Report(ctx context.Context, r Report) error
 }
 
 // DeriveToken returns the API token of a cluster: a hex HMAC of the cluster
@@ -48,6 +54,17 @@ func NewHandler(b Backend, token string) *Handler {
 		writeJSON(w, http.StatusOK, b.RaftState())
 		return nil
 	})
+	h.handle("POST /v1/internal/report", func(w http.ResponseWriter, r *http.Request) error {
+		var rep Report
+		if err := decodeBody(r, &rep); err != nil {
+			return err
+		}
+		if err := b.Report(r.Context(), rep); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return nil
+	})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -75,4 +92,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// maxBody bounds every request body.
+const maxBody = 1 << 20
+
+// decodeBody decodes a JSON body strictly: unknown fields, trailing data
+// and oversized bodies are a 400 that names the problem.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &Error{Status: http.StatusBadRequest, Message: "bad request body: " + err.Error()}
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Message: "bad request body: trailing data"}
+	}
+	return nil
 }

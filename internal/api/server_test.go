@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +21,14 @@ type fakeBackend struct{ s api.Status }
 func (b fakeBackend) Status() api.Status { return b.s }
 
 func (b fakeBackend) RaftState() api.RaftState { return api.RaftState{Node: b.s.Node, HasState: true} }
+
+// Report refuses reports about resource "refuse" as a follower would.
+func (b fakeBackend) Report(_ context.Context, r api.Report) error {
+	if r.Resource == "refuse" {
+		return &api.Error{Status: http.StatusConflict, Message: "not the leader"}
+	}
+	return nil
+}
 
 func testStatus() api.Status {
 	return api.Status{
@@ -217,5 +226,44 @@ func TestDeriveToken(t *testing.T) {
 		if o == tok {
 			t.Errorf("%s: same token %s", name, tok)
 		}
+	}
+}
+
+func TestReportEndpoint(t *testing.T) {
+	srv := httptest.NewServer(api.NewHandler(fakeBackend{s: testStatus()}, "tok"))
+	defer srv.Close()
+	post := func(token, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/internal/report", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	good := `{"resource":"web","node":"n2","state":"started","at":"2026-01-01T00:00:00Z"}`
+	for _, tc := range []struct {
+		name, token, body string
+		status            int
+		says              string
+	}{
+		{"accepted", "tok", good, 200, `"ok": true`},
+		{"no token", "", good, 401, "token"},
+		{"unknown field", "tok", `{"resource":"web","evil":1}`, 400, "unknown field"},
+		{"trailing data", "tok", good + `{}`, 400, "trailing"},
+		{"not json", "tok", `resource=web`, 400, "bad request body"},
+		{"refused by the backend", "tok", `{"resource":"refuse"}`, 409, "not the leader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := post(tc.token, tc.body)
+			if status != tc.status || !strings.Contains(body, tc.says) {
+				t.Errorf("= %d %s, want %d containing %q", status, body, tc.status, tc.says)
+			}
+		})
 	}
 }

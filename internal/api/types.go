@@ -49,12 +49,19 @@ type Link struct {
 	RTTMillis float64 `json:"rtt_ms"` // newest heartbeat round trip; 0 if unknown
 }
 
-// Resource is a managed resource; filled by later work.
+// Resource is a managed resource as the answering node knows it.
 type Resource struct {
 	ID    string `json:"id"`
 	Kind  string `json:"kind"`
+	Group string `json:"group,omitempty"`
+	// State is the committed state: started, stopped, failed, blocked.
 	State string `json:"state"`
-	Node  string `json:"node"`
+	// Node is where it runs (or failed, or is blocked); "" when stopped.
+	Node string `json:"node"`
+	// Target is where the coordinator placed it; "" means stopped.
+	Target    string `json:"target"`
+	FailCount int    `json:"fail_count"` // summed over nodes, expired counts included
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Raft is the raft library's view of the answering node.
@@ -86,4 +93,15 @@ type Counters struct {
 type RaftState struct {
 	Node     string `json:"node"`
 	HasState bool   `json:"has_state"`
+}
+
+// Report is POST /v1/internal/report: an executor's result for a resource
+// on its node, sent to the leader (node to node, token required on TCP).
+type Report struct {
+	Resource string    `json:"resource"`
+	Node     string    `json:"node"`
+	State    string    `json:"state"` // started, stopped, failed, blocked
+	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+	FailBy   int       `json:"fail_by,omitempty"`
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -119,6 +120,14 @@ type fakeBackend struct{ s api.Status }
 func (b fakeBackend) Status() api.Status { return b.s }
 
 func (b fakeBackend) RaftState() api.RaftState { return api.RaftState{Node: b.s.Node, HasState: true} }
+
+// Report refuses reports about resource "refuse" as a follower would.
+func (b fakeBackend) Report(_ context.Context, r api.Report) error {
+	if r.Resource == "refuse" {
+		return &api.Error{Status: http.StatusConflict, Message: "not the leader"}
+	}
+	return nil
+}
 
 // serveAPI serves the API of b on a unix socket in a fresh directory, as
 // the daemon would, and returns the socket's path. The server is stopped

@@ -52,7 +52,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	n := &node{cfg: cfg, self: self, log: log, hadState: hadState}
+	n := &node{cfg: cfg, self: self, log: log, hadState: hadState,
+		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret)}
 
 	det, err := detect.New(detect.Config{
 		Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.Heartbeat,
@@ -135,6 +136,7 @@ type node struct {
 	det  *detect.Detector
 	// hadState: the data directory held raft state when the node started.
 	hadState bool
+	token    string // the cluster's API token
 
 	mu    sync.Mutex
 	store *store.Store // nil until opened
@@ -181,7 +183,7 @@ func (n *node) shouldBootstrap(ctx context.Context) (bool, error) {
 	if n.hadState {
 		return false, nil
 	}
-	token := api.DeriveToken(n.cfg.Cluster.Cluster, n.cfg.Cluster.Secret)
+	token := n.token
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -249,8 +251,7 @@ func (n *node) listen() ([]server, error) {
 		return fail(err)
 	}
 	out = append(out, mk(ul, api.NewHandler(n, "")))
-	token := api.DeriveToken(n.cfg.Cluster.Cluster, n.cfg.Cluster.Secret)
-	h := api.NewHandler(n, token)
+	h := api.NewHandler(n, n.token)
 	for _, a := range n.self.Addresses {
 		l, err := net.Listen("tcp", net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API))))
 		if err != nil {

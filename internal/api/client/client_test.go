@@ -22,6 +22,8 @@ func (b fakeBackend) Status() api.Status { return b.s }
 
 func (b fakeBackend) RaftState() api.RaftState { return api.RaftState{Node: b.s.Node, HasState: true} }
 
+func (b fakeBackend) Report(context.Context, api.Report) error { return nil }
+
 func testStatus() api.Status {
 	return api.Status{
 		Cluster: "demo", Node: "n2", Leader: "n1", Quorum: true,

@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
+)
+
+// Report implements api.Backend: the leader commits an executor's report.
+// A follower refuses with 409 naming the leader, so the sender retries there.
+func (n *node) Report(ctx context.Context, r api.Report) error {
+	rep, err := n.fromAPI(r)
+	if err != nil {
+		return err
+	}
+	st := n.getStore()
+	if st == nil {
+		return api.Errorf(http.StatusServiceUnavailable, "the store is not open yet")
+	}
+	if !st.IsLeader() {
+		return api.Errorf(http.StatusConflict, "not the leader; the leader is %q", st.Leader())
+	}
+	return st.Apply(store.Command{Report: &rep}, reportTimeout(ctx))
+}
+
+func reportTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return 5 * time.Second
+}
+
+// fromAPI checks a report from the wire: known resource and node, a state.
+func (n *node) fromAPI(r api.Report) (store.Report, error) {
+	bad := func(field, format string, args ...any) error {
+		return &api.Error{Status: http.StatusBadRequest, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	known := false
+	for _, res := range n.cfg.Cluster.Resources {
+		known = known || res.ID == model.ResourceID(r.Resource)
+	}
+	switch {
+	case !known:
+		return store.Report{}, bad("resource", "unknown resource %q", r.Resource)
+	case !n.isNode(model.NodeID(r.Node)):
+		return store.Report{}, bad("node", "unknown node %q", r.Node)
+	case r.FailBy < 0:
+		return store.Report{}, bad("fail_by", "must not be negative")
+	}
+	switch model.ResourceState(r.State) {
+	case model.ResourceStarted, model.ResourceStopped, model.ResourceFailed, model.ResourceBlocked:
+	default:
+		return store.Report{}, bad("state", "want started, stopped, failed or blocked, not %q", r.State)
+	}
+	return store.Report{Resource: model.ResourceID(r.Resource), Node: model.NodeID(r.Node), State: model.ResourceState(r.State),
+		Reason: r.Reason, At: r.At, FailBy: r.FailBy}, nil
+}
+
+func (n *node) isNode(id model.NodeID) bool {
+	_, ok := n.cfg.Cluster.Node(id)
+	return ok
+}
+
+// reporter delivers this node's executor reports: committed directly when
+// this node leads, else sent to the leader on each of its links in turn.
+type reporter struct{ n *node }
+
+func (r reporter) Report(ctx context.Context, rep store.Report) error {
+	st := r.n.getStore()
+	if st == nil {
+		return errors.New("store not open")
+	}
+	if st.IsLeader() {
+		return st.Apply(store.Command{Report: &rep}, reportTimeout(ctx))
+	}
+	leader, ok := r.n.cfg.Cluster.Node(st.Leader())
+	if !ok {
+		return errors.New("no leader to report to")
+	}
+	wire := api.Report{Resource: string(rep.Resource), Node: string(rep.Node), State: string(rep.State),
+		Reason: rep.Reason, At: rep.At, FailBy: rep.FailBy}
+	var errs []error
+	for _, a := range leader.Addresses {
+		c, err := client.New(client.Config{URL: apiURL(a, r.n.cfg.Cluster.Ports.API), Token: r.n.token, Timeout: 2 * time.Second})
+		if err != nil {
+			return err
+		}
+		err = c.Report(ctx, wire)
+		c.Close()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		var apiErr *api.Error
+		if errors.As(err, &apiErr) {
+			break // the leader answered: another link would hear the same
+		}
+	}
+	return fmt.Errorf("report %s to leader %s: %w", rep.Resource, leader.Name, errors.Join(errs...))
+}
