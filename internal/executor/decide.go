@@ -74,8 +74,6 @@ func decide(v view) []op {
 		switch {
 		case target == v.self && h == model.HealthFailed:
 			out = append(out, op{opRestart, r, "recover in place: " + rec.Reason})
-		case target == v.self && running && rec.Node == v.self && rec.State == model.ResourceFailed:
-			out = append(out, op{opRestart, r, "recover in place: " + rec.Reason})
 		case target == v.self && !running:
 			if why := v.startBlocked(r, rec); why == "" {
 				out = append(out, op{opStart, r, "placed here"})

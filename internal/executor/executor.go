@@ -93,6 +93,12 @@ func (e *Executor) Local() map[model.ResourceID]model.Health {
 	return out
 }
 
+// awaited is a report the executor waits to see applied, at most until.
+type awaited struct {
+	state model.ResourceState
+	until time.Time
+}
+
 // result is what an operation's goroutine hands back.
 type result struct {
 	op     op
@@ -111,10 +117,25 @@ func (e *Executor) Run(ctx context.Context) error {
 	nextMonitor := map[model.ResourceID]time.Time{}
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
+	// awaiting: resources whose newest report the replicated state does not
+	// show yet. Deciding on them before it does would act on old news (a
+	// second stop after a blocked one, a second recovery after a restart).
+	awaiting := map[model.ResourceID]awaited{}
 	for {
 		now := e.cfg.Now()
 		st := e.cfg.State.State()
-		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: busy, quorum: e.cfg.Quorum()}
+		waiting := map[model.ResourceID]bool{}
+		for id, a := range awaiting {
+			if rec := st.Resources[id]; rec.State == a.state || now.After(a.until) {
+				delete(awaiting, id)
+			} else {
+				waiting[id] = true
+			}
+		}
+		for id := range busy {
+			waiting[id] = true
+		}
+		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: waiting, quorum: e.cfg.Quorum()}
 		ops := decide(v)
 		if !st.Nodes[e.cfg.Self].Maintenance {
 			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)
@@ -138,7 +159,9 @@ func (e *Executor) Run(ctx context.Context) error {
 			return nil
 		case r := <-results:
 			delete(busy, r.op.res.ID)
-			e.settle(ctx, r, nextMonitor)
+			if rep := e.settle(r, nextMonitor); rep != nil {
+				awaiting[rep.Resource] = awaited{state: rep.State, until: e.cfg.Now().Add(10 * e.cfg.Tick)}
+			}
 		case <-changed:
 		case <-tick.C:
 		}
@@ -219,10 +242,15 @@ func (e *Executor) run(ctx context.Context, o op) result {
 }
 
 // settle records a result locally and reports what the cluster must know.
-func (e *Executor) settle(ctx context.Context, r result, nextMonitor map[model.ResourceID]time.Time) {
+// It returns the report it queued, if any.
+func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) *store.Report {
 	id := r.op.res.ID
+	health := r.health
+	if r.op.kind == opMonitor && health == model.HealthStopped {
+		health = model.HealthFailed // it should run: its absence is a failure
+	}
 	e.mu.Lock()
-	e.local[id] = r.health
+	e.local[id] = health
 	e.mu.Unlock()
 	if r.health == model.HealthRunning {
 		nextMonitor[id] = e.cfg.Now().Add(r.op.res.Ops.MonitorInterval)
@@ -247,11 +275,11 @@ func (e *Executor) settle(ctx context.Context, r result, nextMonitor map[model.R
 			rep.State = model.ResourceStopped
 			rep.Reason = "found stopped by probe"
 		default:
-			return
+			return nil
 		}
 	case opMonitor:
 		if r.health == model.HealthRunning {
-			return
+			return nil
 		}
 		msg := reason()
 		if msg == "" {
@@ -280,6 +308,7 @@ func (e *Executor) settle(ctx context.Context, r result, nextMonitor map[model.R
 		e.cfg.Log.Info("operation done", "resource", id, "op", r.op.kind, "state", rep.State)
 	}
 	e.out.put(rep)
+	return &rep
 }
 
 var errStopFailed = errors.New("stop failed")
@@ -300,6 +329,9 @@ func newOutbox() *outbox {
 
 func (o *outbox) put(r store.Report) {
 	o.mu.Lock()
+	if old, ok := o.pending[r.Resource]; ok {
+		r.FailBy += old.FailBy // a superseded failure still counts
+	}
 	o.pending[r.Resource] = r
 	o.mu.Unlock()
 	select {

@@ -1,0 +1,211 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-ha/vigil/internal/agent"
+	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
+)
+
+// fakeAgent runs resources in memory and records its calls as text.
+type fakeAgent struct {
+	mu       sync.Mutex
+	running  map[model.ResourceID]bool
+	failStop map[model.ResourceID]bool
+	calls    []string
+}
+
+func (f *fakeAgent) Validate(model.Resource) error { return nil }
+func (f *fakeAgent) Start(_ context.Context, r model.Resource) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "start "+string(r.ID))
+	f.running[r.ID] = true
+	return nil
+}
+func (f *fakeAgent) Stop(_ context.Context, r model.Resource) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "stop "+string(r.ID))
+	if f.failStop[r.ID] {
+		return errors.New("stop refused")
+	}
+	f.running[r.ID] = false
+	return nil
+}
+func (f *fakeAgent) Monitor(_ context.Context, r model.Resource) (model.Health, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running[r.ID] {
+		return model.HealthRunning, nil
+	}
+	return model.HealthStopped, nil
+}
+
+func (f *fakeAgent) crash(id model.ResourceID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running[id] = false
+}
+
+func (f *fakeAgent) log() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.calls, "; ")
+}
+
+// fakeCluster is the store and, standing in for the coordinator, places
+// every resource on `target` again after each change.
+type fakeCluster struct {
+	mu      sync.Mutex
+	st      model.ClusterState
+	changed chan struct{}
+	target  model.NodeID
+	reports []string
+}
+
+func newFakeCluster() *fakeCluster {
+	return &fakeCluster{st: model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: "online"}, "n2": {State: "online"}}},
+		changed: make(chan struct{}), target: "n1"}
+}
+
+func (c *fakeCluster) State() model.ClusterState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Clone()
+}
+
+func (c *fakeCluster) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+func (c *fakeCluster) apply(cmd store.Command) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = cmd.ApplyTo(&c.st)
+	// The coordinator's part: place and mark fresh.
+	_ = store.Command{Placement: &store.Placement{Targets: map[model.ResourceID]model.NodeID{"web": c.target}, Epoch: c.st.Epoch}}.ApplyTo(&c.st)
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func (c *fakeCluster) Report(_ context.Context, r store.Report) error {
+	c.mu.Lock()
+	c.reports = append(c.reports, fmt.Sprintf("%s %s failby=%d", r.Resource, r.State, r.FailBy))
+	c.mu.Unlock()
+	c.apply(store.Command{Report: &r})
+	return nil
+}
+
+func (c *fakeCluster) moveTo(n model.NodeID) {
+	c.mu.Lock()
+	c.target = n
+	c.mu.Unlock()
+	c.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}}) // any change re-places
+}
+
+func (c *fakeCluster) log() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.reports, "; ")
+}
+
+func TestExecutorLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}}) // first placement
+		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorInterval: time.Second, MonitorTimeout: time.Second}}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+
+		step := func(what string, d time.Duration, wantCalls, wantReports string) {
+			t.Helper()
+			time.Sleep(d)
+			synctest.Wait()
+			if diff := cmp.Diff(wantCalls, ag.log()); diff != "" {
+				t.Fatalf("%s: agent calls (-want +got):\n%s", what, diff)
+			}
+			if diff := cmp.Diff(wantReports, cl.log()); diff != "" {
+				t.Fatalf("%s: reports (-want +got):\n%s", what, diff)
+			}
+		}
+		step("probe, then start", 50*time.Millisecond, "start web", "web started failby=0")
+		step("quiet while healthy", 3*time.Second, "start web", "web started failby=0")
+		ag.crash("web")
+		step("monitor finds it dead and it is restarted in place", 1100*time.Millisecond,
+			"start web; stop web; start web", "web started failby=0; web failed failby=1; web started failby=0")
+		cl.moveTo("n2")
+		step("placed elsewhere: stopped here", 50*time.Millisecond,
+			"start web; stop web; start web; stop web", "web started failby=0; web failed failby=1; web started failby=0; web stopped failby=0")
+		if got := ex.Local()["web"]; got != model.HealthStopped {
+			t.Errorf("Local()[web] = %s, want stopped", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	})
+}
+
+func TestStopFailureBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{"web": true}, failStop: map[model.ResourceID]bool{"web": true}}
+		cl := newFakeCluster()
+		cl.target = "n2"
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}})
+		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorTimeout: time.Second}}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		// Found running by the probe, stop refused: blocked, and never retried.
+		if want := "stop web"; ag.log() != want {
+			t.Errorf("calls = %q, want %q", ag.log(), want)
+		}
+		if want := "web started failby=0; web blocked failby=0"; cl.log() != want {
+			t.Errorf("reports = %q, want %q", cl.log(), want)
+		}
+		cancel()
+		<-done
+	})
+}
+
+func TestOutboxKeepsFailuresWhenCoalescing(t *testing.T) {
+	o := newOutbox()
+	o.put(store.Report{Resource: "web", State: model.ResourceFailed, FailBy: 1})
+	o.put(store.Report{Resource: "web", State: model.ResourceFailed, FailBy: FatalFailCount})
+	o.put(store.Report{Resource: "web", State: model.ResourceStarted})
+	got := o.pending["web"]
+	if got.State != model.ResourceStarted || got.FailBy != 1+FatalFailCount {
+		t.Errorf("pending = %+v, want started with fail_by %d", got, 1+FatalFailCount)
+	}
+}
