@@ -64,7 +64,29 @@ func (n *node) Status() api.Status {
 		}
 		s.Nodes = append(s.Nodes, out)
 	}
+	s.Resources = resources(n.cfg.Cluster, committed)
 	return s
+}
+
+// resources is the status of every configured resource in committed.
+func resources(cfg model.Config, st model.ClusterState) []api.Resource {
+	out := []api.Resource{}
+	for _, r := range cfg.Resources {
+		rec := st.Resources[r.ID]
+		state := rec.State
+		if state == "" {
+			state = model.ResourceStopped
+		}
+		fails := 0
+		for _, fc := range st.FailCounts[r.ID] {
+			fails += fc.Count
+		}
+		out = append(out, api.Resource{
+			ID: string(r.ID), Kind: r.Kind, Group: string(r.Group), State: string(state), Node: string(rec.Node),
+			Target: string(st.Targets[r.ID]), FailCount: fails, Reason: rec.Reason,
+		})
+	}
+	return out
 }
 
 // RaftState implements api.Backend.
