@@ -200,8 +200,9 @@ ports:
 			{Name: "n1", Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1")}},
 			{Name: "n2", Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8::2")}},
 		},
-		Timing: wan,
-		Ports:  model.Ports{Heartbeat: 5405, Raft: 5406, API: 8443},
+		Timing:  wan,
+		Ports:   model.Ports{Heartbeat: 5405, Raft: 5406, API: 8443},
+		Options: model.Options{NoQuorumPolicy: model.NoQuorumStop},
 	}
 	if d := cmp.Diff(want, got, equateAddr); d != "" {
 		t.Errorf("Parse (-want +got):\n%s", d)

@@ -25,10 +25,16 @@ type decoder struct {
 	name     string
 	lines    map[string]int // path -> line of the key (or list item)
 	problems []Problem
+	// refusedNodes and refusedIDs are node names and resource or group
+	// ids the file writes but that were reported as invalid: a reference to
+	// one is not reported again as unknown.
+	refusedNodes map[string]bool
+	refusedIDs   map[string]bool
 }
 
 func newDecoder(name string) *decoder {
-	return &decoder{name: name, lines: make(map[string]int)}
+	return &decoder{name: name, lines: make(map[string]int),
+		refusedNodes: make(map[string]bool), refusedIDs: make(map[string]bool)}
 }
 
 // report records a problem at an explicit line.
@@ -152,6 +158,19 @@ func (d *decoder) root(n *yaml.Node) (file, bool) {
 	f.ports = make(map[string]uint16)
 	if v, ok := fields["ports"]; ok {
 		d.ports(v, "ports", f.ports)
+	}
+	f.options = defaultOptions()
+	if v, ok := fields["options"]; ok {
+		d.options(v, "options", &f.options)
+	}
+	if v, ok := fields["resources"]; ok {
+		f.resources = d.resources(v, "resources")
+	}
+	if v, ok := fields["groups"]; ok {
+		f.groups = d.groups(v, "groups")
+	}
+	if v, ok := fields["constraints"]; ok {
+		d.constraints(v, "constraints", &f)
 	}
 	return f, true
 }
@@ -302,12 +321,18 @@ func (d *decoder) nodes(n *yaml.Node, path string) []fileNode {
 		if !ok {
 			continue
 		}
-		d.require(fields, p, nodeKeys()...)
+		d.require(fields, p, "name", "addresses")
 		if v, ok := fields["name"]; ok {
 			nodes[i].name = d.ident(v, p+".name")
+			if nodes[i].name == nil && v.Kind == yaml.ScalarNode {
+				d.refusedNodes[v.Value] = true
+			}
 		}
 		if v, ok := fields["addresses"]; ok {
 			nodes[i].addrs = d.addresses(v, p+".addresses")
+		}
+		if v, ok := fields["attributes"]; ok {
+			nodes[i].attrs, _ = d.scalarMap(v, p+".attributes", validAttr, attrRule)
 		}
 	}
 	return nodes
@@ -322,6 +347,15 @@ func (d *decoder) list(n *yaml.Node, path, want string) ([]*yaml.Node, bool) {
 		d.report(path, n.Line, "expected %s, found %s", want, describe(n))
 	}
 	return nil, false
+}
+
+// optionalList is list for an optional section, where null (no value)
+// is an empty list.
+func (d *decoder) optionalList(n *yaml.Node, path, want string) ([]*yaml.Node, bool) {
+	if isNull(n) {
+		return nil, true
+	}
+	return d.list(n, path, want)
 }
 
 // alias reports whether n is an alias, and reports it as a problem. Aliases
@@ -413,15 +447,11 @@ func (d *decoder) timing(n *yaml.Node, path string, f *file) {
 	}
 }
 
+// duration decodes a positive duration of at least min.
 func (d *decoder) duration(n *yaml.Node, path string, min time.Duration) (time.Duration, bool) {
-	s, ok := d.text(n, path, "a duration like 300ms or 3s")
-	if !ok {
-		return 0, false
-	}
-	dur, err := time.ParseDuration(s)
+	dur, ok := d.anyDuration(n, path)
 	switch {
-	case err != nil:
-		d.report(path, n.Line, "not a duration (%s); use Go syntax like 300ms or 3s", quote(s))
+	case !ok:
 	case dur <= 0:
 		d.report(path, n.Line, "must be positive, not %s", formatDuration(dur))
 	case dur < min:
@@ -430,6 +460,176 @@ func (d *decoder) duration(n *yaml.Node, path string, min time.Duration) (time.D
 		return dur, true
 	}
 	return 0, false
+}
+
+// durationOrZero decodes a duration that is 0 or positive; zero says what
+// 0 means ("off", "never"), for the message.
+func (d *decoder) durationOrZero(n *yaml.Node, path, zero string) (time.Duration, bool) {
+	dur, ok := d.anyDuration(n, path)
+	if ok && dur < 0 {
+		d.report(path, n.Line, "must be 0s (%s) or positive, not %s", zero, formatDuration(dur))
+		return 0, false
+	}
+	return dur, ok
+}
+
+func (d *decoder) anyDuration(n *yaml.Node, path string) (time.Duration, bool) {
+	s, ok := d.text(n, path, "a duration like 300ms or 3s")
+	if !ok {
+		return 0, false
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.report(path, n.Line, "not a duration (%s); use Go syntax like 300ms or 3s", quote(s))
+		return 0, false
+	}
+	return dur, true
+}
+
+// id decodes a resource, group or constraint id.
+func (d *decoder) id(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.text(n, path, "an id")
+	if !ok {
+		return "", false
+	}
+	if !validID(s) {
+		d.report(path, n.Line, "%s is not a valid id: use 1 to %d characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter", quote(s), maxIDLen)
+		return "", false
+	}
+	return s, true
+}
+
+// ref decodes a reference to a resource, group or node, whose existence
+// is judged later; want names what it refers to.
+func (d *decoder) ref(n *yaml.Node, path, want string) *string {
+	s, ok := d.text(n, path, want)
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+// oneOf decodes a string that must be one of known.
+func oneOf[T ~string](d *decoder, n *yaml.Node, path, what string, known []T) (T, bool) {
+	names := make([]string, len(known))
+	for i, k := range known {
+		names[i] = string(k)
+	}
+	want := "one of " + strings.Join(names, ", ")
+	if len(names) == 2 {
+		want = names[0] + " or " + names[1]
+	}
+	s, ok := d.text(n, path, want)
+	if !ok {
+		return "", false
+	}
+	for _, k := range known {
+		if string(k) == s {
+			return k, true
+		}
+	}
+	d.report(path, n.Line, "unknown %s %s (known: %s)", what, quote(s), strings.Join(names, ", "))
+	return "", false
+}
+
+// value decodes a parameter or attribute value: a string as it reads, and
+// a number, boolean or date as it is written (0x10 stays "0x10").
+func (d *decoder) value(n *yaml.Node, path string) (string, bool) {
+	const want = "a string, number or boolean"
+	if !d.scalar(n, path, want) {
+		return "", false
+	}
+	switch n.ShortTag() {
+	case "!!int", "!!float", "!!bool", "!!timestamp":
+		return n.Value, true
+	}
+	return d.text(n, path, want)
+}
+
+// scalarMap decodes a mapping of names to scalar values (parameters,
+// attributes). keyOK judges each name; rule says what a name may be. It
+// returns nil for an absent or empty mapping, and false if it reported a
+// problem.
+func (d *decoder) scalarMap(n *yaml.Node, path string, keyOK func(string) bool, rule string) (map[string]string, bool) {
+	if isNull(n) {
+		return nil, true
+	}
+	if d.alias(n, path) {
+		return nil, false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.report(path, n.Line, "expected a mapping of names to values, found %s", describe(n))
+		return nil, false
+	}
+	var m map[string]string
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.report(path, k.Line, "expected a name, found %s", describe(k))
+			ok = false
+			continue
+		}
+		p := join(path, k.Value)
+		if first, dup := d.lines[p]; dup {
+			d.report(p, k.Line, "repeated field (first on line %d)", first)
+			ok = false
+			continue
+		}
+		d.lines[p] = k.Line
+		if !keyOK(k.Value) {
+			d.report(p, k.Line, "%s is not a valid name: %s", quote(k.Value), rule)
+			ok = false
+			continue
+		}
+		s, vok := d.value(v, p)
+		if !vok {
+			ok = false
+			continue
+		}
+		if m == nil {
+			m = make(map[string]string)
+		}
+		m[k.Value] = s
+	}
+	return m, ok
+}
+
+// score decodes a placement score: an integer, or INFINITY, +INFINITY or
+// -INFINITY, as a YAML integer or string.
+func (d *decoder) score(n *yaml.Node, path string) (model.Score, bool) {
+	const want = "a score (an integer, INFINITY or -INFINITY)"
+	if !d.scalar(n, path, want) {
+		return 0, false
+	}
+	s, msg := scoreOf(n)
+	if msg != "" {
+		d.report(path, n.Line, "%s", msg)
+		return 0, false
+	}
+	return s, true
+}
+
+// scoreOf reads the scalar n as a score, or returns a message saying why
+// it is not one.
+func scoreOf(n *yaml.Node) (model.Score, string) {
+	const want = "an integer, INFINITY or -INFINITY"
+	switch n.ShortTag() {
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return 0, fmt.Sprintf("%s is out of range; use %s", quote(n.Value), want)
+		}
+		s, _ := model.ParseScore(strconv.FormatInt(i, 10))
+		return s, ""
+	case "!!str":
+		s, err := model.ParseScore(n.Value)
+		if err != nil {
+			return 0, fmt.Sprintf("%s is not a score; use %s", quote(n.Value), want)
+		}
+		return s, ""
+	}
+	return 0, fmt.Sprintf("expected %s, found %s", want, describe(n))
 }
 
 func (d *decoder) ports(n *yaml.Node, path string, ports map[string]uint16) {
@@ -459,6 +659,46 @@ func validName(s string) bool {
 	}
 	for _, c := range []byte(s) {
 		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validID reports whether s is a valid resource, group or constraint id:
+// 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a
+// letter.
+func validID(s string) bool {
+	if len(s) < 1 || len(s) > maxIDLen || !isLetter(s[0]) {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isLetter(c) && (c < '0' || c > '9') && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+const (
+	attrRule  = "use 1 to 32 characters from a-z, 0-9, '_', '.' and '-'"
+	paramRule = "use a-z, 0-9, '_', '.', '-' and ':'"
+)
+
+// validAttr reports whether s is a valid node attribute name.
+func validAttr(s string) bool {
+	return len(s) >= 1 && len(s) <= maxAttrKeyLen && lowerName(s, "_.-")
+}
+
+// validParam reports whether s is a valid parameter name.
+func validParam(s string) bool { return len(s) >= 1 && lowerName(s, "_.-:") }
+
+// lowerName reports whether s has only a-z, 0-9 and the bytes of extra.
+func lowerName(s, extra string) bool {
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && strings.IndexByte(extra, c) < 0 {
 			return false
 		}
 	}

@@ -3,14 +3,20 @@ package config
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-ha/vigil/internal/model"
 )
 
 // FuzzParse checks that Parse never panics, that it returns either a
 // config or a *Error with problems, and that a config it returns survives
-// Format and Parse unchanged.
+// Format and Parse unchanged. ParseWith, with a check that refuses every
+// script resource, must then add only problems with those resources'
+// params. The seeds are every testdata file, good and bad, which between
+// them hold every section.
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"good", "bad"} {
 		for _, path := range yamlFiles(f, dir) {
@@ -21,7 +27,15 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	f.Add([]byte(header + nodes + "secret: \"0123456789abcdef\"\nresources: [{id: a, kind: script}, {id: b, kind: exec}]\n" +
+		"groups: [{id: g, members: [a, b]}]\nconstraints: {orders: [{id: o, first: b, then: a}]}\n"))
 	dir := f.TempDir() // empty: a secret_file the input names is not there
+	refuseScripts := func(r model.Resource) error {
+		if r.Kind != "script" {
+			return nil
+		}
+		return errors.Join(errors.New("params: one"), errors.New("params: two"))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.yaml", dir, data)
 		if err != nil {
@@ -38,6 +52,32 @@ func FuzzParse(f *testing.F) {
 		}
 		if d := cmp.Diff(c, again, equateAddr); d != "" {
 			t.Fatalf("Parse(Format(c)) differs (-c +again):\n%s\nformatted:\n%s", d, out)
+		}
+
+		scripts := 0
+		for _, r := range c.Resources {
+			if r.Kind == "script" {
+				scripts++
+			}
+		}
+		checked, err := ParseWith("fuzz.yaml", dir, data, refuseScripts)
+		if scripts == 0 {
+			if err != nil {
+				t.Fatalf("ParseWith: %v", err)
+			}
+			if d := cmp.Diff(c, checked, equateAddr); d != "" {
+				t.Fatalf("ParseWith differs from Parse (-Parse +ParseWith):\n%s", d)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) || len(e.Problems) != 2*scripts {
+			t.Fatalf("ParseWith: %v, want 2 problems for each of %d scripts", err, scripts)
+		}
+		for _, p := range e.Problems {
+			if !strings.HasSuffix(p.Path, ".params") || p.Line == 0 {
+				t.Fatalf("ParseWith problem %q, want one on a resource's params", p)
+			}
 		}
 	})
 }

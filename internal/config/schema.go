@@ -17,15 +17,87 @@ const (
 	minSecret      = 16       // bytes
 	maxSecretFile  = 64 << 10 // bytes; a secret file is one short line
 	minRaftTimeout = 10 * time.Millisecond
+	maxIDLen       = 64 // resource, group and constraint ids
+	maxAttrKeyLen  = 32 // node attribute names
+	targetStarted  = "started"
+	targetStopped  = "stopped"
 )
 
 // rootKeys are the top-level keys, in the order Format writes them.
 func rootKeys() []string {
-	return []string{"version", "cluster", "secret", "secret_file", "data_dir", "nodes", "timing", "ports"}
+	return []string{"version", "cluster", "secret", "secret_file", "data_dir", "nodes", "timing", "ports",
+		"options", "resources", "groups", "constraints"}
 }
 
 // nodeKeys are the keys of a node, in the order Format writes them.
-func nodeKeys() []string { return []string{"name", "addresses"} }
+func nodeKeys() []string { return []string{"name", "addresses", "attributes"} }
+
+func optionKeys() []string   { return []string{"no_quorum_policy", "stickiness"} }
+func resourceKeys() []string { return []string{"id", "kind", "params", "ops", "meta"} }
+func groupKeys() []string    { return []string{"id", "members", "meta"} }
+func metaKeys() []string {
+	return []string{"stickiness", "migration_threshold", "failure_timeout", "target_role"}
+}
+func constraintKeys() []string { return []string{"locations", "colocations", "orders"} }
+func locationKeys() []string {
+	return []string{"id", "resource", "node", "attribute", "value", "score"}
+}
+func colocationKeys() []string { return []string{"id", "resource", "with", "score"} }
+func orderKeys() []string      { return []string{"id", "first", "then", "kind"} }
+
+// kinds are the resource kinds, one per agent.
+func kinds() []string { return []string{"vip", "exec", "ocf", "systemd", "script"} }
+
+// policies are the no-quorum policies; the first is the default.
+func policies() []model.NoQuorumPolicy {
+	return []model.NoQuorumPolicy{model.NoQuorumStop, model.NoQuorumFreeze}
+}
+
+// orderKinds are the kinds of order; the first is the default.
+func orderKinds() []model.OrderKind {
+	return []model.OrderKind{model.OrderMandatory, model.OrderOptional}
+}
+
+// opField is one duration in a resource's ops section.
+type opField struct {
+	key string
+	d   *time.Duration
+	def time.Duration
+	// zeroOK allows 0: monitor_interval 0s turns monitoring off.
+	zeroOK bool
+}
+
+// opFields lists o's durations with their keys and defaults, in file order.
+func opFields(o *model.Ops) []opField {
+	return []opField{
+		{"start_timeout", &o.StartTimeout, 20 * time.Second, false},
+		{"stop_timeout", &o.StopTimeout, 20 * time.Second, false},
+		{"monitor_interval", &o.MonitorInterval, 10 * time.Second, true},
+		{"monitor_timeout", &o.MonitorTimeout, 20 * time.Second, false},
+	}
+}
+
+func opKeys() []string {
+	var keys []string
+	for _, f := range opFields(&model.Ops{}) {
+		keys = append(keys, f.key)
+	}
+	return keys
+}
+
+func defaultOps() model.Ops {
+	var o model.Ops
+	for _, f := range opFields(&o) {
+		*f.d = f.def
+	}
+	return o
+}
+
+func defaultMeta() model.Meta { return model.Meta{TargetRole: targetStarted} }
+
+func defaultOptions() model.Options {
+	return model.Options{NoQuorumPolicy: model.NoQuorumStop}
+}
 
 // file is a decoded file before the rules that relate several values. Every
 // value in it passed the checks that need only that value; nil (or a
@@ -39,6 +111,14 @@ type file struct {
 	profile    *string
 	timing     map[string]time.Duration // overrides, by key
 	ports      map[string]uint16        // by key
+	options    model.Options            // the defaults with the file's values
+	// The lists below have one entry per item of the file's list, so that
+	// indexes match the file; nil when absent or not a list.
+	resources   []fileResource
+	groups      []fileGroup
+	locations   []fileLocation
+	colocations []fileColocation
+	orders      []fileOrder
 }
 
 type fileNode struct {
@@ -46,7 +126,39 @@ type fileNode struct {
 	// addrs is nil when absent or not a list. An invalid Addr marks an
 	// entry that was already reported; it keeps the other entries' links.
 	addrs []netip.Addr
+	attrs map[string]string // nil when absent or empty
 }
+
+type fileResource struct {
+	// r holds the file's values over the defaults; ID and Kind are empty
+	// when absent or reported, Group is set later.
+	r model.Resource
+	// checkable means id, kind and params have no problem, so that
+	// ParseWith's check can judge r.
+	checkable bool
+}
+
+type fileGroup struct {
+	id      model.ResourceID   // "" when absent or reported
+	members []model.ResourceID // one per item; "" for one that was reported
+	meta    model.Meta
+}
+
+// The constraints: a nil field was absent or reported.
+type (
+	fileLocation struct {
+		id, resource, node, attribute, value *string
+		score                                *model.Score
+	}
+	fileColocation struct {
+		id, resource, with *string
+		score              *model.Score
+	}
+	fileOrder struct {
+		id, first, then *string
+		kind            model.OrderKind // the default when absent, "" when reported
+	}
+)
 
 // timingField is one duration in the timing section.
 type timingField struct {

@@ -15,8 +15,9 @@ import (
 )
 
 // validate applies the rules that relate several values, and the defaults,
-// to a decoded file. dir is where a relative secret_file is resolved.
-func (d *decoder) validate(f file, dir string) model.Config {
+// to a decoded file. dir is where a relative secret_file is resolved;
+// check, if not nil, judges each resource's parameters.
+func (d *decoder) validate(f file, dir string, check func(model.Resource) error) model.Config {
 	c := model.Config{
 		Version: version,
 		Secret:  d.resolveSecret(f, dir),
@@ -31,6 +32,13 @@ func (d *decoder) validate(f file, dir string) model.Config {
 		c.DataDir = *f.dataDir
 	}
 	c.Nodes = d.resolveNodes(f.nodes)
+	c.Options = f.options
+	var ns names
+	c.Resources, c.Groups, ns = d.resolveResources(f.resources, f.groups)
+	c.Constraints = d.resolveConstraints(f, c.Nodes, c.Resources, c.Groups, ns)
+	if check != nil {
+		d.checkParams(f.resources, c.Resources, check)
+	}
 	return c
 }
 
@@ -113,6 +121,7 @@ func (d *decoder) resolveNodes(fns []fileNode) []model.Node {
 	names := make(map[string]int)
 	for i, fn := range fns {
 		nodes[i].Addresses = fn.addrs
+		nodes[i].Attributes = fn.attrs
 		if fn.name == nil {
 			continue
 		}
