@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -118,6 +119,7 @@ func labView(l *lab.Lab) labJSON {
 func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
+	var demo bool
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "up",
@@ -146,7 +148,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			start := time.Now()
 			l, err := lab.Up(cmd.Context(), lab.Options{
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
-				Config: func(ns []lab.Node) ([]byte, error) { return labConfig(*name, timing, ns) },
+				Config: func(ns []lab.Node) ([]byte, error) { return labConfig(*name, timing, ns, demoBinary(demo, bin)) },
 			})
 			if err != nil {
 				return err
@@ -172,14 +174,25 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().IntVar(&nodes, "nodes", 3, "number of nodes (1-16)")
 	c.Flags().IntVar(&links, "links", 2, "links (networks) per node (1-4)")
 	c.Flags().StringVar(&profile, "profile", "lan", "timing profile: lan or wan")
+	c.Flags().BoolVar(&demo, "demo", true, "configure the demo: VIP "+LabVIP+" and a web service on port "+strconv.Itoa(LabWebPort)+" as group \"web\"")
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum")
 	outputFlag(c, &output)
 	return c
 }
 
+// demoBinary is the binary the demo's web service runs, or "" for no demo.
+func demoBinary(demo bool, bin string) string {
+	if !demo {
+		return ""
+	}
+	return bin
+}
+
 // labConfig is the cluster config of a lab: one node per lab node, the
-// lab's secret file, and the chosen timing profile.
-func labConfig(name string, timing model.Timing, nodes []lab.Node) ([]byte, error) {
+// lab's secret file, the chosen timing profile and, unless demoBin is "",
+// the demo: a group of the floating IP and a web service that answers with
+// its node's name.
+func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string) ([]byte, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("lab config: no nodes")
 	}
@@ -204,7 +217,31 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node) ([]byte, erro
 		}
 		cfg.Nodes = append(cfg.Nodes, nd)
 	}
+	if demoBin != "" {
+		cfgPath := filepath.Join(filepath.Dir(nodes[0].Dir), "vigil.yaml")
+		cfg.Resources, cfg.Groups = labDemo(demoBin, cfgPath)
+	}
 	return config.Format(cfg, secretPath), nil
+}
+
+// labDemo is the demo group "web": the VIP on link 0, then the web service
+// bound to it, monitored every second, moved after 3 failures on a node,
+// and sticky (it stays where it runs when a failed node comes back).
+func labDemo(bin, cfgPath string) ([]model.Resource, []model.Group) {
+	ops := model.Ops{StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second, MonitorInterval: time.Second, MonitorTimeout: 5 * time.Second}
+	url := fmt.Sprintf("http://%s/", net.JoinHostPort(LabVIP, strconv.Itoa(LabWebPort)))
+	rs := []model.Resource{
+		{ID: "web-ip", Kind: "vip", Group: "web", Ops: ops,
+			Params: map[string]string{"address": LabVIP + "/24", "interface": "eth0"}},
+		{ID: "web-server", Kind: "exec", Group: "web", Ops: ops,
+			Params: map[string]string{"command": fmt.Sprintf("exec %s lab web --config %s", bin, cfgPath), "check_http": url}},
+	}
+	// Stickiness keeps the group where it runs when a failed node returns,
+	// as operators set resource-stickiness in Pacemaker to avoid fail-back.
+	sticky := model.Score(100)
+	gs := []model.Group{{ID: "web", Members: []model.ResourceID{"web-ip", "web-server"},
+		Meta: model.Meta{MigrationThreshold: 3, Stickiness: &sticky}}}
+	return rs, gs
 }
 
 // waitQuorum polls every node until all answer with quorum and agree on a
@@ -229,8 +266,8 @@ func waitQuorum(ctx context.Context, l *lab.Lab, timeout time.Duration) error {
 	}
 }
 
-// labQuorate reports whether every lab node has quorum and all name the
-// same leader, and if not, why.
+// labQuorate reports whether every lab node has quorum, all name the same
+// leader and see every resource started, and if not, why.
 func labQuorate(ctx context.Context, l *lab.Lab) (bool, string) {
 	leader := ""
 	for _, n := range l.Status() {
@@ -248,6 +285,11 @@ func labQuorate(ctx context.Context, l *lab.Lab) (bool, string) {
 			return false, n.Name + ": no leader"
 		case leader != "" && s.Leader != leader:
 			return false, fmt.Sprintf("leaders disagree: %s and %s", leader, s.Leader)
+		}
+		for _, r := range s.Resources {
+			if r.State != "started" {
+				return false, fmt.Sprintf("%s: resource %s is %s", n.Name, r.ID, r.State)
+			}
 		}
 		leader = s.Leader
 	}

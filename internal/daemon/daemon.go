@@ -22,8 +22,10 @@ import (
 	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/coordinator"
 	"github.com/vigil-ha/vigil/internal/detect"
+	"github.com/vigil-ha/vigil/internal/executor"
 	"github.com/vigil-ha/vigil/internal/model"
 	"github.com/vigil-ha/vigil/internal/quorum"
+	"github.com/vigil-ha/vigil/internal/scheduler"
 	"github.com/vigil-ha/vigil/internal/store"
 )
 
@@ -105,11 +107,29 @@ func Run(ctx context.Context, cfg Config) error {
 	coord, err := coordinator.New(coordinator.Config{
 		Self: cfg.Self, Store: st, Observe: n.observe, Changed: det.Changes(),
 		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
+		Cluster: cfg.Cluster, Schedule: n.schedule,
 	})
 	if err != nil {
 		return err
 	}
+	n.coord = coord
 	g.Go(func() error { return coord.Run(gctx) })
+
+	reg, err := agents(cfg.Cluster.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeAgents(reg, log)
+	ex, err := executor.New(executor.Config{
+		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
+		Quorum: func() bool { return n.vote(n.observe()).Quorate },
+		Tick:   executorTick, Log: log.With("component", "executor"),
+	})
+	if err != nil {
+		return err
+	}
+	n.exec = ex
+	g.Go(func() error { return ex.Run(gctx) })
 	log.Info("node started", "cluster", cfg.Cluster.Cluster, "profile", cfg.Cluster.Timing.Profile,
 		"bootstrap", bootstrap, "socket", cfg.Socket)
 
@@ -138,8 +158,22 @@ type node struct {
 	hadState bool
 	token    string // the cluster's API token
 
+	coord *coordinator.Coordinator
+	exec  *executor.Executor
+
 	mu    sync.Mutex
 	store *store.Store // nil until opened
+}
+
+// executorTick is how often the executor reconciles when nothing changes.
+// Changes wake it at once; the tick only bounds how late a retry comes.
+const executorTick = 500 * time.Millisecond
+
+// schedule places resources for the coordinator. Quorum is this node's
+// own count, so that a leader which can no longer see a majority follows
+// no-quorum-policy even before raft notices (invariant 4).
+func (n *node) schedule(cfg model.Config, st model.ClusterState, now time.Time) model.Plan {
+	return scheduler.Schedule(scheduler.Input{Config: cfg, State: st, Quorum: n.vote(n.observe()).Quorate, Now: now})
 }
 
 func (n *node) setStore(s *store.Store) {
