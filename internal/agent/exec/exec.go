@@ -96,6 +96,9 @@ type Agent struct {
 
 	mu       sync.Mutex
 	children map[model.ResourceID]*child
+	// seen holds, per resource, the process this Agent last saw alive
+	// (started or adopted): only its end is a failure.
+	seen map[model.ResourceID]pidfile
 }
 
 // child is a process this Agent started.
@@ -115,6 +118,7 @@ func New(cfg Config) (*Agent, error) {
 		log:      cfg.Log,
 		http:     newHTTPClient(),
 		children: make(map[model.ResourceID]*child),
+		seen:     make(map[model.ResourceID]pidfile),
 	}
 	if a.stateDir == "" {
 		a.stateDir = DefaultStateDir
@@ -177,6 +181,7 @@ func (a *Agent) Start(ctx context.Context, r model.Resource) error {
 			return fmt.Errorf("start %s: %w", r.ID, err)
 		}
 		if l == alive {
+			a.watch(r.ID, pf) // adopted from an earlier daemon
 			return nil
 		}
 		if l == exited {
@@ -393,6 +398,7 @@ func (a *Agent) Stop(ctx context.Context, r model.Resource) error {
 	}
 	a.mu.Lock()
 	delete(a.children, r.ID)
+	delete(a.seen, r.ID)
 	a.mu.Unlock()
 	return nil
 }
@@ -476,8 +482,16 @@ func (a *Agent) Monitor(ctx context.Context, r model.Resource) (model.Health, er
 		return model.HealthFailed, fmt.Errorf("monitor %s: %w", r.ID, err)
 	}
 	if l != alive {
+		if !a.watched(r.ID, pf) {
+			// A pid file of a run this Agent never saw alive: the process
+			// ended while no daemon watched, or before the node rebooted.
+			// Nothing runs, and nothing failed under our eyes: stopped, as
+			// a Pacemaker probe says "not running". Start clears the file.
+			return model.HealthStopped, nil
+		}
 		return model.HealthFailed, fmt.Errorf("monitor %s: %s", r.ID, a.goneReason(r.ID, pf, l))
 	}
+	a.watch(r.ID, pf)
 	if s.hasChecks() {
 		cred, env, err := identity(r.ID, s)
 		if err != nil {
@@ -490,11 +504,25 @@ func (a *Agent) Monitor(ctx context.Context, r model.Resource) (model.Health, er
 	return model.HealthRunning, nil
 }
 
+// watch records that pf's process was seen alive as id's.
+func (a *Agent) watch(id model.ResourceID, pf pidfile) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen[id] = pf
+}
+
+// watched reports whether this Agent started pf's process for id or saw it
+// alive: then its end is a failure, not a leftover.
+func (a *Agent) watched(id model.ResourceID, pf pidfile) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.children[id]
+	s, ok := a.seen[id]
+	return (c != nil && c.pid == pf.pid && c.start == pf.start) || (ok && s.pid == pf.pid && s.start == pf.start)
+}
+
 // goneReason says what became of the process of pf.
 func (a *Agent) goneReason(id model.ResourceID, pf pidfile, l liveness) string {
-	if pf.boot != a.boot {
-		return fmt.Sprintf("process %d was started before the node rebooted", pf.pid)
-	}
 	a.mu.Lock()
 	c := a.children[id]
 	a.mu.Unlock()

@@ -395,6 +395,38 @@ func TestAdopt(t *testing.T) {
 	}
 }
 
+// TestAdoptedDeathFails: once a new Agent has seen an adopted process
+// alive, its death is a failure; a process that died before any Agent of
+// this daemon looked is merely not running (the daemon restarted, or the
+// node rebooted, in between).
+func TestAdoptedDeathFails(t *testing.T) {
+	m := marker(t)
+	noLeftovers(t, "sleep", m)
+	dir := t.TempDir()
+	old := newAgent(t, dir)
+	r := resource("svc", "command", "exec sleep "+m, "start_settle", "50ms")
+	if err := old.Start(ctx(t), r); err != nil {
+		t.Fatal(err)
+	}
+	watcher := newAgent(t, dir)
+	if h, err := watcher.Monitor(ctx(t), r); h != model.HealthRunning {
+		t.Fatalf("Monitor = %s, %v; want running", h, err)
+	}
+	killAll(t, "sleep", m)
+	<-old.children[r.ID].done
+	monitorFails(t, watcher, r, "is gone")
+	late := newAgent(t, dir)
+	if h, err := late.Monitor(ctx(t), r); h != model.HealthStopped || err != nil {
+		t.Errorf("an agent that never saw it: Monitor = %s, %v; want stopped", h, err)
+	}
+	if err := late.Start(ctx(t), r); err != nil {
+		t.Fatalf("Start over the leftover pid file: %v", err)
+	}
+	if err := late.Stop(ctx(t), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // syncBuffer is a log sink safe for the agent's concurrent writes.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -491,7 +523,8 @@ func contains(ss []string, s string) bool {
 
 // TestReusedPIDNotSignalled: a pid file whose PID now belongs to another
 // process (here the test itself, with another start time) or to another
-// boot is stale: Monitor says so and Stop removes it without signalling.
+// boot is stale: nothing of it runs, so Monitor says stopped (a leftover
+// is no failure), and Stop removes it without signalling.
 func TestReusedPIDNotSignalled(t *testing.T) {
 	dir := t.TempDir()
 	a := newAgent(t, dir)
@@ -499,19 +532,18 @@ func TestReusedPIDNotSignalled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		pf   pidfile
-		want string
-	}{
-		{pidfile{pid: os.Getpid(), start: self.start + 1, boot: a.boot}, "its PID now belongs to another process"},
-		{pidfile{pid: os.Getpid(), start: self.start, boot: "another-boot"}, "was started before the node rebooted"},
+	for _, pf := range []pidfile{
+		{pid: os.Getpid(), start: self.start + 1, boot: a.boot},
+		{pid: os.Getpid(), start: self.start, boot: "another-boot"},
 	} {
 		r := resource("stale")
 		r.Params["command"] = "exec sleep 1"
-		if err := writePidfile(filepath.Join(dir, "stale.pid"), tc.pf); err != nil {
+		if err := writePidfile(filepath.Join(dir, "stale.pid"), pf); err != nil {
 			t.Fatal(err)
 		}
-		monitorFails(t, a, r, tc.want)
+		if h, err := a.Monitor(ctx(t), r); h != model.HealthStopped || err != nil {
+			t.Errorf("Monitor of a stale pid file %v = %s, %v; want stopped", pf, h, err)
+		}
 		if err := a.Stop(ctx(t), r); err != nil { // would SIGTERM this test if it signalled
 			t.Fatal(err)
 		}
