@@ -23,12 +23,18 @@ import (
 type Change struct {
 	Node     model.NodeID
 	From, To model.NodeState // From is "" if never committed
+	// Boot is the incarnation seen online, when it is new (a restarted
+	// daemon); 0 otherwise.
+	Boot uint64
 }
 
 func (c Change) String() string {
 	from := c.From
 	if from == "" {
 		from = "unknown"
+	}
+	if c.Boot != 0 {
+		return fmt.Sprintf("%s %s -> %s (boot %d)", c.Node, from, c.To, c.Boot)
 	}
 	return fmt.Sprintf("%s %s -> %s", c.Node, from, c.To)
 }
@@ -37,15 +43,23 @@ func (c Change) String() string {
 // and returns what to commit, sorted by node. Only online and offline are
 // committed: suspect is a transient local view and changes nothing (a
 // suspect node keeps its committed state until it is observed offline or
-// online again), so a lossy link does not churn the store.
-func NodeChanges(committed map[model.NodeID]model.NodeRecord, observed map[model.NodeID]model.NodeState) []Change {
+// online again), so a lossy link does not churn the store. An online node
+// whose observed incarnation (boots; nil or 0 means unknown) differs from
+// the committed one is committed again with it, even if it never looked
+// offline: its restarted executor waits for that (see model.NodeRecord).
+func NodeChanges(committed map[model.NodeID]model.NodeRecord, observed map[model.NodeID]model.NodeState, boots map[model.NodeID]uint64) []Change {
 	var out []Change
 	for id, st := range observed {
 		if st == model.NodeSuspect {
 			continue
 		}
-		if cur, ok := committed[id]; !ok || cur.State != st {
-			out = append(out, Change{Node: id, From: cur.State, To: st})
+		cur, ok := committed[id]
+		var boot uint64
+		if b := boots[id]; st == model.NodeOnline && b != 0 && b != cur.Boot {
+			boot = b
+		}
+		if !ok || cur.State != st || boot != 0 {
+			out = append(out, Change{Node: id, From: cur.State, To: st, Boot: boot})
 		}
 	}
 	slices.SortFunc(out, func(a, b Change) int { return cmpString(string(a.Node), string(b.Node)) })
@@ -79,6 +93,9 @@ type Config struct {
 	// Observe returns the liveness of every node as this node sees it now,
 	// itself included. Concurrency-safe.
 	Observe func() map[model.NodeID]model.NodeState
+	// Boots, if not nil, returns the incarnation of every node as this node
+	// sees it (its own included); 0 or absent is unknown. Concurrency-safe.
+	Boots func() map[model.NodeID]uint64
 	// Changed, if not nil, signals that observations changed, so that the
 	// loop acts before the next tick.
 	Changed <-chan struct{}
@@ -207,14 +224,18 @@ func sameTargets(committed, placed map[model.ResourceID]model.NodeID) bool {
 // commitLiveness commits the node changes the leader observes. It reports
 // whether all of them were committed.
 func (c *Coordinator) commitLiveness() bool {
-	changes := NodeChanges(c.cfg.Store.State().Nodes, c.cfg.Observe())
+	var boots map[model.NodeID]uint64
+	if c.cfg.Boots != nil {
+		boots = c.cfg.Boots()
+	}
+	changes := NodeChanges(c.cfg.Store.State().Nodes, c.cfg.Observe(), boots)
 	for _, ch := range changes {
-		cmd := store.Command{NodeState: &store.NodeState{Node: ch.Node, State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self}}
+		cmd := store.Command{NodeState: &store.NodeState{Node: ch.Node, State: ch.To, Since: c.cfg.Now().UTC(), By: c.cfg.Self, Boot: ch.Boot}}
 		if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
 			c.cfg.Log.Warn("commit node state", "node", ch.Node, "state", ch.To, "err", err)
 			return false
 		}
-		c.cfg.Log.Info("node state committed", "node", ch.Node, "from", ch.From, "state", ch.To)
+		c.cfg.Log.Info("node state committed", "node", ch.Node, "from", ch.From, "state", ch.To, "boot", ch.Boot)
 	}
 	return true
 }

@@ -21,32 +21,48 @@ func TestNodeChanges(t *testing.T) {
 		name      string
 		committed map[model.NodeID]model.NodeRecord
 		observed  map[model.NodeID]model.NodeState
+		boots     map[model.NodeID]uint64
 		want      string
 	}{
 		{"first sight commits online and offline",
 			nil,
 			map[model.NodeID]model.NodeState{"n2": "online", "n1": "online", "n3": "offline"},
+			nil,
 			"n1 unknown -> online; n2 unknown -> online; n3 unknown -> offline"},
 		{"no change, nothing to commit",
 			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("offline")},
 			map[model.NodeID]model.NodeState{"n1": "online", "n2": "offline"},
+			nil,
 			""},
 		{"suspect changes nothing",
 			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("online")},
 			map[model.NodeID]model.NodeState{"n1": "online", "n2": "suspect"},
+			nil,
 			""},
 		{"suspect is never committed first",
 			nil,
 			map[model.NodeID]model.NodeState{"n2": "suspect"},
+			nil,
 			""},
 		{"death and return",
 			map[model.NodeID]model.NodeRecord{"n1": rec("online"), "n2": rec("online"), "n3": rec("offline")},
 			map[model.NodeID]model.NodeState{"n1": "online", "n2": "offline", "n3": "online"},
+			nil,
 			"n2 online -> offline; n3 offline -> online"},
+		{"a restarted daemon is committed again with its new boot",
+			map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 5}, "n2": {State: "online", Boot: 7}, "n3": {State: "online"}},
+			map[model.NodeID]model.NodeState{"n1": "online", "n2": "online", "n3": "online"},
+			map[model.NodeID]uint64{"n1": 5, "n2": 9, "n3": 3},
+			"n2 online -> online (boot 9); n3 online -> online (boot 3)"},
+		{"a boot is committed only with online, and unknown boots change nothing",
+			map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 5}, "n2": {State: "online", Boot: 7}},
+			map[model.NodeID]model.NodeState{"n1": "offline", "n2": "online", "n3": "suspect"},
+			map[model.NodeID]uint64{"n1": 6, "n3": 4},
+			"n1 online -> offline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, c := range NodeChanges(tc.committed, tc.observed) {
+			for _, c := range NodeChanges(tc.committed, tc.observed, tc.boots) {
 				got = append(got, c.String())
 			}
 			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {

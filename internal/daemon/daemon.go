@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	coord, err := coordinator.New(coordinator.Config{
-		Self: cfg.Self, Store: st, Observe: n.observe, Changed: det.Changes(),
+		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: det.Changes(),
 		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
 		Cluster: cfg.Cluster, Schedule: n.schedule,
 	})
@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer closeAgents(reg, log)
 	ex, err := executor.New(executor.Config{
 		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
-		Quorum: func() bool { return n.vote(n.observe()).Quorate },
+		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(),
 		Tick:   executorTick, Log: log.With("component", "executor"),
 	})
 	if err != nil {
@@ -193,6 +193,15 @@ func (n *node) observe() map[model.NodeID]model.NodeState {
 	out := map[model.NodeID]model.NodeState{n.cfg.Self: model.NodeOnline}
 	for _, p := range n.det.Snapshot().Peers {
 		out[p.Name] = p.State
+	}
+	return out
+}
+
+// boots is the incarnation of every node as this node's heartbeats see it.
+func (n *node) boots() map[model.NodeID]uint64 {
+	out := map[model.NodeID]uint64{n.cfg.Self: n.det.Boot()}
+	for _, p := range n.det.Snapshot().Peers {
+		out[p.Name] = p.Boot
 	}
 	return out
 }

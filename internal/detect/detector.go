@@ -183,16 +183,22 @@ func New(cfg Config) (*Detector, error) {
 		d.seq[n.Name] = make([]uint64, len(n.Addresses))
 	}
 	slices.SortFunc(d.peers, func(a, b model.Node) int { return cmp.Compare(a.Name, b.Name) })
-	d.begin(d.now())
+	start := d.now()
+	d.boot = uint64(max(1, start.UnixNano()))
+	d.begin(start)
 	return d, nil
 }
 
-// begin starts a new incarnation at start. mu must not be held.
+// Boot returns this detector's incarnation: the Boot its heartbeats carry,
+// fixed by New and larger than that of any earlier detector of this node
+// (it is the start time in nanoseconds). Concurrency-safe.
+func (d *Detector) Boot() uint64 { return d.boot }
+
+// begin starts a new view at start. mu must not be held.
 func (d *Detector) begin(start time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.view = NewView(d.self.Name, d.nodes, d.timing, start)
-	d.boot = uint64(max(1, start.UnixNano()))
 	d.reported = map[model.NodeID]*reported{}
 	for _, p := range d.view.Peers(start) {
 		r := &reported{state: p.State}

@@ -50,6 +50,9 @@ type Peer struct {
 	State     model.NodeState // the best of its links' states
 	LastHeard time.Time       // zero if never
 	Links     []Link          // one per link index
+	// Boot is the newest incarnation heard from the peer on any link, 0 if
+	// none: it grows each time the peer's daemon starts.
+	Boot uint64
 }
 
 // Link is what a View knows of one link to one peer at one moment.
@@ -178,6 +181,7 @@ func (v *View) Peers(now time.Time) []Peer {
 			if l.heard.After(pp.LastHeard) {
 				pp.LastHeard = l.heard
 			}
+			pp.Boot = max(pp.Boot, l.boot)
 		}
 		pp.State = v.state(pp.LastHeard, now)
 		out = append(out, pp)

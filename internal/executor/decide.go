@@ -34,6 +34,7 @@ type view struct {
 	local  map[model.ResourceID]model.Health // absent: not probed yet
 	busy   map[model.ResourceID]bool         // an operation is in flight
 	quorum bool
+	boot   uint64 // this daemon's incarnation; 0: do not wait for it
 }
 
 // decide returns the operations this node should start now to converge on
@@ -69,6 +70,12 @@ func decide(v view) []op {
 		}
 		if !v.st.Fresh() {
 			continue // the coordinator has not yet placed the newest change
+		}
+		if v.boot != 0 && v.st.Nodes[v.self].Boot != v.boot {
+			// The cluster has not yet committed this incarnation online:
+			// what is applied here may be history replayed from the log
+			// after a restart, with targets long since moved (invariant 1).
+			continue
 		}
 		target := v.st.Targets[r.ID]
 		switch {

@@ -49,6 +49,7 @@ func TestDecide(t *testing.T) {
 		busy    []model.ResourceID
 		quorum  bool
 		stale   bool
+		boot    uint64 // this daemon's incarnation
 		policy  model.NoQuorumPolicy
 		want    string
 	}{
@@ -104,6 +105,21 @@ func TestDecide(t *testing.T) {
 			targets: map[model.ResourceID]model.NodeID{"db": "n2"},
 			local:   h{"db": run, "ip": stop, "web": stop}, quorum: true, stale: true,
 			want: ""},
+		{name: "a restarted daemon acts on nothing before its boot is committed",
+			nodes:   map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 7}, "n2": {State: "online"}},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1", "web": "n2"},
+			local:   h{"db": stop, "ip": stop, "web": run}, quorum: true, boot: 8,
+			want: ""},
+		{name: "and acts once it is",
+			nodes:   map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 8}, "n2": {State: "online"}},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1", "web": "n2"},
+			local:   h{"db": stop, "ip": stop, "web": run}, quorum: true, boot: 8,
+			want: "start db; stop web"},
+		{name: "an uncommitted boot does not hold back the no-quorum stop",
+			nodes:   map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 7}},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1"},
+			local:   h{"db": run, "ip": stop, "web": stop}, quorum: false, boot: 8,
+			want: "stop db"},
 		{name: "blocked: hands off",
 			targets: map[model.ResourceID]model.NodeID{},
 			records: map[model.ResourceID]model.ResourceRecord{"db": {Node: "n1", State: model.ResourceBlocked}},
@@ -141,7 +157,7 @@ func TestDecide(t *testing.T) {
 				busy[b] = true
 			}
 			var got []string
-			for _, o := range decide(view{self: "n1", cfg: cfg, st: st, local: tc.local, busy: busy, quorum: tc.quorum}) {
+			for _, o := range decide(view{self: "n1", cfg: cfg, st: st, local: tc.local, busy: busy, quorum: tc.quorum, boot: tc.boot}) {
 				got = append(got, string(o.kind)+" "+string(o.res.ID))
 			}
 			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {

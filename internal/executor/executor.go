@@ -42,9 +42,14 @@ type Config struct {
 	Reporter Reporter
 	// Quorum reports whether this node is in the quorate partition now.
 	Quorum func() bool
-	Tick   time.Duration    // how often to reconcile without a change; required
-	Now    func() time.Time // nil: time.Now
-	Log    *slog.Logger     // nil: discard
+	// Boot is this daemon's incarnation (its heartbeats' Boot). When set,
+	// the executor starts and stops nothing until the committed state
+	// records this node with this Boot; probes, monitors and the
+	// no-quorum-policy stop go on meanwhile. 0 does not wait.
+	Boot uint64
+	Tick time.Duration    // how often to reconcile without a change; required
+	Now  func() time.Time // nil: time.Now
+	Log  *slog.Logger     // nil: discard
 }
 
 // FatalFailCount is what a failed start adds to a fail count: as in
@@ -135,7 +140,7 @@ func (e *Executor) Run(ctx context.Context) error {
 		for id := range busy {
 			waiting[id] = true
 		}
-		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: waiting, quorum: e.cfg.Quorum()}
+		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: waiting, quorum: e.cfg.Quorum(), boot: e.cfg.Boot}
 		ops := decide(v)
 		if !st.Nodes[e.cfg.Self].Maintenance {
 			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)

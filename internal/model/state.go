@@ -20,6 +20,12 @@ type NodeRecord struct {
 	Since time.Time `json:"since"`
 	// By is the coordinator that committed it.
 	By NodeID `json:"by"`
+	// Boot is the incarnation of the node's daemon that the coordinator
+	// saw online (its heartbeats' Boot), 0 if unknown. A restarted daemon
+	// acts on the committed state only once it shows its own Boot: then it
+	// has applied everything committed before the cluster saw it return,
+	// and not merely history replayed from its own log.
+	Boot uint64 `json:"boot,omitempty"`
 	// Standby: the node runs no resources. Maintenance: vigil neither starts
 	// nor stops nor monitors anything on it (resources there are left as
 	// they are). Both are set by operators.

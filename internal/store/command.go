@@ -35,6 +35,9 @@ type NodeState struct {
 	State model.NodeState `json:"state"`
 	Since time.Time       `json:"since"`
 	By    model.NodeID    `json:"by"`
+	// Boot is the node's incarnation when observed online; 0 leaves the
+	// committed one as it is.
+	Boot uint64 `json:"boot,omitempty"`
 }
 
 // NodeFlags sets an operator's standby or maintenance flag; a nil field is
@@ -125,6 +128,9 @@ func apply(st *model.ClusterState, c Command) error {
 		ns := c.NodeState
 		rec := st.Nodes[ns.Node]
 		rec.State, rec.Since, rec.By = ns.State, ns.Since, ns.By
+		if ns.Boot != 0 {
+			rec.Boot = ns.Boot
+		}
 		st.Nodes[ns.Node] = rec
 	case c.NodeFlags != nil:
 		f := c.NodeFlags
