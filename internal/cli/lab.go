@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/api/client"
@@ -120,12 +121,14 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
 	var demo bool
+	var resources string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Build the lab and start a daemon per node; return when the cluster has quorum",
 		Example: `  vigil lab up
-  vigil lab up --nodes 5 --links 1 --name big -o json`,
+  vigil lab up --nodes 5 --links 1 --name big -o json
+  vigil lab up --resources my-resources.yaml   # your resources instead of the demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -145,10 +148,19 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("find the vigil binary: %w", err)
 			}
+			var extra *labResources
+			if resources != "" {
+				if extra, err = readLabResources(resources); err != nil {
+					return err
+				}
+				demo = false
+			}
 			start := time.Now()
 			l, err := lab.Up(cmd.Context(), lab.Options{
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
-				Config: func(ns []lab.Node) ([]byte, error) { return labConfig(*name, timing, ns, demoBinary(demo, bin)) },
+				Config: func(ns []lab.Node) ([]byte, error) {
+					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra)
+				},
 			})
 			if err != nil {
 				return err
@@ -175,7 +187,8 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().IntVar(&links, "links", 2, "links (networks) per node (1-4)")
 	c.Flags().StringVar(&profile, "profile", "lan", "timing profile: lan or wan")
 	c.Flags().BoolVar(&demo, "demo", true, "configure the demo: VIP "+LabVIP+" and a web service on port "+strconv.Itoa(LabWebPort)+" as group \"web\"")
-	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum")
+	c.Flags().StringVar(&resources, "resources", "", "YAML file with options, resources, groups and constraints sections to run instead of the demo")
+	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum and for every resource to start")
 	outputFlag(c, &output)
 	return c
 }
@@ -191,8 +204,9 @@ func demoBinary(demo bool, bin string) string {
 // labConfig is the cluster config of a lab: one node per lab node, the
 // lab's secret file, the chosen timing profile and, unless demoBin is "",
 // the demo: a group of the floating IP and a web service that answers with
-// its node's name.
-func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string) ([]byte, error) {
+// its node's name. extra, if not nil, is an operator's resource sections,
+// put first so that a problem in them names the line of their own file.
+func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources) ([]byte, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("lab config: no nodes")
 	}
@@ -221,7 +235,49 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 		cfgPath := filepath.Join(filepath.Dir(nodes[0].Dir), "vigil.yaml")
 		cfg.Resources, cfg.Groups = labDemo(demoBin, cfgPath)
 	}
-	return config.Format(cfg, secretPath), nil
+	out := config.Format(cfg, secretPath)
+	if extra == nil {
+		return out, nil
+	}
+	out = append(append(append([]byte{}, extra.data...), '\n'), out...)
+	if _, err := config.Parse(extra.path, filepath.Dir(secretPath), out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// labResources is an operator's file of resource sections for a lab.
+type labResources struct {
+	path string
+	data []byte
+}
+
+// labSections are the top-level keys a --resources file may hold: the
+// lab writes everything else.
+var labSections = map[string]bool{"options": true, "resources": true, "groups": true, "constraints": true}
+
+// readLabResources reads a --resources file and checks that it holds only
+// resource sections. The sections themselves are checked with the whole
+// config, by config.Parse.
+func readLabResources(path string) (*labResources, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--resources: %v", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, usagef("--resources %s: %v", path, err)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, usagef("--resources %s: want a mapping of options, resources, groups and constraints", path)
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; !labSections[k.Value] {
+			return nil, usagef("%s:%d: %s: the lab writes this section; a --resources file holds only options, resources, groups and constraints", path, k.Line, k.Value)
+		}
+	}
+	return &labResources{path: path, data: data}, nil
 }
 
 // labDemo is the demo group "web": the VIP on link 0, then the web service

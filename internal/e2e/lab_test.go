@@ -67,18 +67,26 @@ type labT struct {
 // labNames gives each test of the run its own lab name.
 var labSeq int
 
-// newLab brings up a lab of n nodes and registers its teardown.
-func newLab(t *testing.T, n int) *labT {
+// newLab brings up a lab of n nodes, with `lab up` flags up if any, and
+// registers its teardown.
+func newLab(t *testing.T, n int, up ...string) *labT {
+	t.Helper()
+	return newLabIn(t, n, t.TempDir(), up...)
+}
+
+// newLabIn is newLab with the lab's directory chosen by the test.
+func newLabIn(t *testing.T, n int, dir string, up ...string) *labT {
 	t.Helper()
 	canLab(t)
 	labSeq++
-	l := &labT{t: t, name: fmt.Sprintf("e%d%d", os.Getpid()%10000, labSeq), dir: t.TempDir()}
+	l := &labT{t: t, name: fmt.Sprintf("e%d%d", os.Getpid()%10000, labSeq), dir: dir}
 	t.Cleanup(func() {
 		if out, err := l.vigil("lab", "down"); err != nil {
 			t.Errorf("lab down: %v\n%s", err, out)
 		}
 	})
-	if out, err := l.vigil("lab", "up", "--nodes", fmt.Sprint(n), "--dir", l.dir, "--timeout", "60s"); err != nil {
+	args := append([]string{"lab", "up", "--nodes", fmt.Sprint(n), "--dir", l.dir, "--timeout", "60s"}, up...)
+	if out, err := l.vigil(args...); err != nil {
 		t.Fatalf("lab up: %v\n%s", err, out)
 	}
 	return l
