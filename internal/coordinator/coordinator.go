@@ -100,8 +100,9 @@ type Config struct {
 	// loop acts before the next tick.
 	Changed <-chan struct{}
 	Tick    time.Duration // how often to reconcile; required
-	// Cluster is the configuration the scheduler places (resources,
-	// constraints, options). Without resources, only liveness is committed.
+	// Cluster is the configuration file's: the scheduler places its
+	// resources, or those of the configuration applied at run time, which
+	// the committed state carries (model.ClusterState.Effective).
 	Cluster model.Config
 	// Schedule computes a plan; the daemon passes scheduler.Schedule.
 	Schedule func(model.Config, model.ClusterState, time.Time) model.Plan
@@ -185,11 +186,15 @@ func (c *Coordinator) reconcile() {
 // commitPlacement schedules the committed state and commits the placement
 // if it differs from the committed one or is stale.
 func (c *Coordinator) commitPlacement() {
-	if c.cfg.Schedule == nil || len(c.cfg.Cluster.Resources) == 0 {
+	if c.cfg.Schedule == nil {
 		return
 	}
 	st := c.cfg.Store.State()
-	plan := c.cfg.Schedule(c.cfg.Cluster, st, c.cfg.Now())
+	cfg := st.Effective(c.cfg.Cluster)
+	if len(cfg.Resources) == 0 && len(st.Targets) == 0 {
+		return // nothing to place, and nothing placed to take back
+	}
+	plan := c.cfg.Schedule(cfg, st, c.cfg.Now())
 	c.mu.Lock()
 	c.plan = plan
 	c.mu.Unlock()

@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/vigil-ha/vigil/internal/model"
 )
@@ -162,6 +164,33 @@ func (v view) predecessors(r model.Resource) []model.ResourceID {
 			}
 		} else {
 			out = append(out, o.First)
+		}
+	}
+	return out
+}
+
+// reconfigure returns the stops that a configuration applied at run time
+// calls for here: a resource that runs here (as ran says) but is no longer
+// configured, or whose kind or parameters changed, is stopped with the
+// definition it runs with; decide then starts the new one where it is
+// placed (a parameter change is a restart, as in Pacemaker). It is pure,
+// and orders its result by resource.
+func reconfigure(v view, ran map[model.ResourceID]model.Resource) []op {
+	if v.st.Nodes[v.self].Maintenance || (v.boot != 0 && v.st.Nodes[v.self].Boot != v.boot) {
+		return nil // hands off; or the state may be replayed history
+	}
+	var out []op
+	for _, id := range slices.Sorted(maps.Keys(ran)) {
+		old := ran[id]
+		if v.busy[id] || v.local[id] == model.HealthStopped {
+			continue
+		}
+		cur, ok := v.cfg.Resource(id)
+		switch {
+		case !ok:
+			out = append(out, op{opStop, old, "removed from the configuration"})
+		case cur.Kind != old.Kind || !maps.Equal(cur.Params, old.Params):
+			out = append(out, op{opStop, old, "parameters changed"})
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,44 @@ func TestDecide(t *testing.T) {
 			var got []string
 			for _, o := range decide(view{self: "n1", cfg: cfg, st: st, local: tc.local, busy: busy, quorum: tc.quorum, boot: tc.boot}) {
 				got = append(got, string(o.kind)+" "+string(o.res.ID))
+			}
+			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// A configuration applied at run time stops, with the definition they run
+// with, the resources it removes and those whose parameters it changes.
+func TestReconfigure(t *testing.T) {
+	cfg := testConfig()
+	changed := res("web", "g")
+	changed.Params = map[string]string{"port": "8081"}
+	cfg.Resources[2] = changed
+	cfg.Resources = cfg.Resources[1:] // db removed
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 3}}}
+	ran := map[model.ResourceID]model.Resource{"db": res("db", ""), "ip": res("ip", "g"), "web": res("web", "g")}
+	for _, tc := range []struct {
+		name  string
+		local h
+		busy  []model.ResourceID
+		boot  uint64
+		want  string
+	}{
+		{"removed and changed are stopped with their old definition", h{"db": run, "ip": run, "web": run}, nil, 3,
+			"stop db (removed from the configuration) params=map[]; stop web (parameters changed) params=map[]"},
+		{"what is already stopped or busy is left alone", h{"db": stop, "ip": run, "web": run}, []model.ResourceID{"web"}, 3, ""},
+		{"nothing before this incarnation is committed", h{"db": run, "ip": run, "web": run}, nil, 4, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			busy := map[model.ResourceID]bool{}
+			for _, b := range tc.busy {
+				busy[b] = true
+			}
+			var got []string
+			for _, o := range reconfigure(view{self: "n1", cfg: cfg, st: st, local: tc.local, busy: busy, quorum: true, boot: tc.boot}, ran) {
+				got = append(got, fmt.Sprintf("%s params=%v", o, o.res.Params))
 			}
 			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {
 				t.Errorf("(-want +got):\n%s", d)

@@ -64,6 +64,11 @@ type Executor struct {
 	mu    sync.Mutex                        // guards local for Local()
 	local map[model.ResourceID]model.Health // owned by Run; copied under mu
 	out   *outbox
+	// ran is the definition each resource running here was started (or
+	// found running) with; owned by Run. A configuration applied at run
+	// time that removes a resource or changes its parameters is stopped
+	// with the definition it runs with, not the new one.
+	ran map[model.ResourceID]model.Resource
 }
 
 // New checks cfg and returns an executor.
@@ -74,6 +79,8 @@ func New(cfg Config) (*Executor, error) {
 	case cfg.Tick <= 0:
 		return nil, errors.New("executor: Tick must be positive")
 	}
+	// Resources applied at run time were validated by the daemon that
+	// accepted them, against the same agents.
 	if err := cfg.Agents.Validate(cfg.Cluster.Resources); err != nil {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
@@ -83,7 +90,7 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, local: map[model.ResourceID]model.Health{}, out: newOutbox()}, nil
+	return &Executor{cfg: cfg, local: map[model.ResourceID]model.Health{}, out: newOutbox(), ran: map[model.ResourceID]model.Resource{}}, nil
 }
 
 // Local returns what this node last found for each resource here.
@@ -140,8 +147,12 @@ func (e *Executor) Run(ctx context.Context) error {
 		for id := range busy {
 			waiting[id] = true
 		}
-		v := view{self: e.cfg.Self, cfg: e.cfg.Cluster, st: st, local: e.Local(), busy: waiting, quorum: e.cfg.Quorum(), boot: e.cfg.Boot}
-		ops := decide(v)
+		v := view{self: e.cfg.Self, cfg: st.Effective(e.cfg.Cluster), st: st, local: e.Local(), busy: waiting, quorum: e.cfg.Quorum(), boot: e.cfg.Boot}
+		ops := reconfigure(v, e.ran)
+		for _, o := range ops {
+			v.busy[o.res.ID] = true
+		}
+		ops = append(ops, decide(v)...)
 		if !st.Nodes[e.cfg.Self].Maintenance {
 			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)
 		}
@@ -260,6 +271,24 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 	if r.health == model.HealthRunning {
 		nextMonitor[id] = e.cfg.Now().Add(r.op.res.Ops.MonitorInterval)
 	}
+	switch {
+	case health == model.HealthStopped:
+		delete(e.ran, id)
+	case r.op.kind != opMonitor || e.ran[id].ID == "":
+		e.ran[id] = r.op.res // what runs (or failed) here now
+	}
+	st := e.cfg.State.State()
+	if _, ok := st.Effective(e.cfg.Cluster).Resource(id); !ok {
+		// Removed from the configuration: the cluster forgot it, so
+		// there is no one to tell; only this node's view changes.
+		if health == model.HealthStopped {
+			e.mu.Lock()
+			delete(e.local, id)
+			e.mu.Unlock()
+		}
+		e.cfg.Log.Info("operation done", "resource", id, "op", r.op.kind, "state", health, "reason", r.op.reason)
+		return nil
+	}
 	rep := store.Report{Resource: id, Node: e.cfg.Self, At: e.cfg.Now().UTC()}
 	reason := func() string {
 		if r.err != nil {
@@ -267,7 +296,7 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 		}
 		return ""
 	}
-	rec := e.cfg.State.State().Resources[id]
+	rec := st.Resources[id]
 	switch r.op.kind {
 	case opProbe:
 		switch {

@@ -30,6 +30,37 @@ type Config struct {
 	Options     Options
 }
 
+// ResourceConfig is the part of a configuration that `vigil config apply`
+// changes while the cluster runs: what runs, where, and how. The rest
+// (nodes, secret, ports, timing, data directory) takes a restart.
+type ResourceConfig struct {
+	Resources   []Resource
+	Groups      []Group
+	Constraints Constraints
+	Options     Options
+}
+
+// ResourceConfig returns c's resource part.
+func (c Config) ResourceConfig() ResourceConfig {
+	return ResourceConfig{Resources: c.Resources, Groups: c.Groups, Constraints: c.Constraints, Options: c.Options}
+}
+
+// WithResources returns c with its resource part replaced by rc.
+func (c Config) WithResources(rc ResourceConfig) Config {
+	c.Resources, c.Groups, c.Constraints, c.Options = rc.Resources, rc.Groups, rc.Constraints, rc.Options
+	return c
+}
+
+// Resource returns the resource named id and whether it exists.
+func (c Config) Resource(id ResourceID) (Resource, bool) {
+	for _, r := range c.Resources {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
 // Node is one cluster member. Addresses[i] is the node's address on link i;
 // every node has the same number of links.
 type Node struct {

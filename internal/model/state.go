@@ -53,6 +53,38 @@ type ClusterState struct {
 	// newer failure or node change has made stale.
 	Epoch       uint64 `json:"epoch"`
 	PlacedEpoch uint64 `json:"placed_epoch"`
+	// Config is the resource configuration an operator applied at run time
+	// (`vigil config apply`); nil until the first apply, when the config
+	// file's own resource part rules. It is never changed in place: each
+	// apply replaces it, so copies of the state may share it.
+	Config *AppliedConfig `json:"config,omitempty"`
+}
+
+// AppliedConfig is a resource configuration committed by `config apply`.
+type AppliedConfig struct {
+	ResourceConfig
+	// Version counts applies: 1 for the first. The file's configuration is
+	// version 0. A change names the version it was based on (If-Match).
+	Version uint64    `json:"version"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by,omitempty"` // who applied it, as the API saw them
+}
+
+// ConfigVersion is the version of the resource configuration in force.
+func (s ClusterState) ConfigVersion() uint64 {
+	if s.Config == nil {
+		return 0
+	}
+	return s.Config.Version
+}
+
+// Effective returns base (the config file) with the applied resource
+// configuration in place of its own, if one was applied.
+func (s ClusterState) Effective(base Config) Config {
+	if s.Config == nil {
+		return base
+	}
+	return base.WithResources(s.Config.ResourceConfig)
 }
 
 // Fresh reports whether the committed targets account for every change.
@@ -98,6 +130,7 @@ func (s ClusterState) Clone() ClusterState {
 		Targets:     make(map[ResourceID]NodeID, len(s.Targets)),
 		Epoch:       s.Epoch,
 		PlacedEpoch: s.PlacedEpoch,
+		Config:      s.Config,
 	}
 	for k, v := range s.Targets {
 		c.Targets[k] = v

@@ -13,13 +13,31 @@ import (
 // Exactly one field is set. Its JSON is the log's format: fields are added,
 // never renamed.
 type Command struct {
-	NodeState *NodeState `json:"node_state,omitempty"`
-	NodeFlags *NodeFlags `json:"node_flags,omitempty"`
-	Report    *Report    `json:"report,omitempty"`
-	Cleanup   *Cleanup   `json:"cleanup,omitempty"`
-	Runtime   *Runtime   `json:"runtime,omitempty"`
-	Placement *Placement `json:"placement,omitempty"`
+	NodeState *NodeState    `json:"node_state,omitempty"`
+	NodeFlags *NodeFlags    `json:"node_flags,omitempty"`
+	Report    *Report       `json:"report,omitempty"`
+	Cleanup   *Cleanup      `json:"cleanup,omitempty"`
+	Runtime   *Runtime      `json:"runtime,omitempty"`
+	Placement *Placement    `json:"placement,omitempty"`
+	Config    *ConfigChange `json:"config,omitempty"`
 }
+
+// ConfigChange replaces the resource configuration (`vigil config apply`). It
+// is applied only if Base is still the version in force: otherwise it
+// changes nothing and fails with ErrConflict, so that two operators cannot
+// silently overwrite each other. What it removes is forgotten: records,
+// fail counts, targets and runtime constraints of resources no longer
+// configured.
+type ConfigChange struct {
+	Resources model.ResourceConfig `json:"resources"`
+	Base      uint64               `json:"base"`
+	At        time.Time            `json:"at"`
+	By        string               `json:"by,omitempty"`
+}
+
+// ErrConflict is returned for a ConfigChange whose Base is not the version in
+// force.
+var ErrConflict = errors.New("configuration changed meanwhile")
 
 // Placement replaces the committed targets with the scheduler's placement,
 // computed from the state at Epoch.
@@ -103,7 +121,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Placement != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Placement != nil, c.Config != nil} {
 		if set {
 			n++
 		}
@@ -120,6 +138,9 @@ func (c Command) ApplyTo(st *model.ClusterState) error { return apply(st, c) }
 
 // apply changes st by c.
 func apply(st *model.ClusterState, c Command) error {
+	if c.Config != nil && c.Config.Base != st.ConfigVersion() {
+		return fmt.Errorf("%w: based on version %d, version %d is in force", ErrConflict, c.Config.Base, st.ConfigVersion())
+	}
 	if c.Placement == nil {
 		st.Epoch++
 	}
@@ -148,6 +169,8 @@ func apply(st *model.ClusterState, c Command) error {
 		applyCleanup(st, *c.Cleanup)
 	case c.Runtime != nil:
 		applyRuntime(st, *c.Runtime)
+	case c.Config != nil:
+		applyConfig(st, *c.Config)
 	case c.Placement != nil:
 		st.Targets = map[model.ResourceID]model.NodeID{}
 		for r, n := range c.Placement.Targets {
@@ -217,6 +240,39 @@ func applyRuntime(st *model.ClusterState, r Runtime) {
 	}
 	if !r.Remove {
 		kept = append(kept, r.Location)
+	}
+	st.Runtime = kept
+}
+
+func applyConfig(st *model.ClusterState, c ConfigChange) {
+	st.Config = &model.AppliedConfig{ResourceConfig: c.Resources, Version: c.Base + 1, At: c.At, By: c.By}
+	known := map[model.ResourceID]bool{}
+	for _, r := range c.Resources.Resources {
+		known[r.ID] = true
+	}
+	for _, g := range c.Resources.Groups {
+		known[g.ID] = true
+	}
+	for id := range st.Resources {
+		if !known[id] {
+			delete(st.Resources, id)
+		}
+	}
+	for id := range st.FailCounts {
+		if !known[id] {
+			delete(st.FailCounts, id)
+		}
+	}
+	for id := range st.Targets {
+		if !known[id] {
+			delete(st.Targets, id)
+		}
+	}
+	kept := st.Runtime[:0:0]
+	for _, l := range st.Runtime {
+		if known[l.Resource] {
+			kept = append(kept, l)
+		}
 	}
 	st.Runtime = kept
 }

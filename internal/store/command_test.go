@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -89,5 +90,48 @@ func TestEpochAndFreshness(t *testing.T) {
 	must(Command{Report: &Report{Resource: "web", Node: "n1", State: model.ResourceFailed, FailBy: 1}})
 	if st.Fresh() {
 		t.Error("a failure after the placement left it fresh")
+	}
+}
+
+// A config change applies only on the version it was based on, forgets
+// what it removes, and a conflicting one changes nothing at all.
+func TestConfigChange(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	web := model.Resource{ID: "web", Kind: "exec", Params: map[string]string{"command": "exec web"}}
+	db := model.Resource{ID: "db", Kind: "exec", Params: map[string]string{"command": "exec db"}}
+	st := model.ClusterState{
+		Nodes:      map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOnline}},
+		Resources:  map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarted}, "db": {Node: "n1", State: model.ResourceFailed}},
+		FailCounts: map[model.ResourceID]map[model.NodeID]model.FailCount{"db": {"n1": {Count: 2}}},
+		Targets:    map[model.ResourceID]model.NodeID{"web": "n1", "db": "n1"},
+		Runtime:    []model.Location{{ID: "cli-ban-db-on-n1", Resource: "db", Node: "n1", Score: model.MinusInfinity}},
+	}
+	keepWeb := Command{Config: &ConfigChange{Resources: model.ResourceConfig{Resources: []model.Resource{web}}, Base: 0, At: t0, By: "root"}}
+	if err := keepWeb.ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	want := model.ClusterState{
+		Nodes:      map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOnline}},
+		Resources:  map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarted}},
+		FailCounts: map[model.ResourceID]map[model.NodeID]model.FailCount{},
+		Targets:    map[model.ResourceID]model.NodeID{"web": "n1"},
+		Runtime:    []model.Location{},
+		Epoch:      1,
+		Config:     &model.AppliedConfig{ResourceConfig: model.ResourceConfig{Resources: []model.Resource{web}}, Version: 1, At: t0, By: "root"},
+	}
+	if d := cmp.Diff(want, st, cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("after the change (-want +got):\n%s", d)
+	}
+
+	before := st.Clone()
+	stale := Command{Config: &ConfigChange{Resources: model.ResourceConfig{Resources: []model.Resource{web, db}}, Base: 0, At: t0}}
+	if err := stale.ApplyTo(&st); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a change based on version 0 after version 1: %v, want ErrConflict", err)
+	}
+	if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("a refused change changed the state (-before +after):\n%s", d)
+	}
+	if got := st.Effective(model.Config{Cluster: "c", Resources: []model.Resource{db}}); got.Cluster != "c" || len(got.Resources) != 1 || got.Resources[0].ID != "web" {
+		t.Errorf("Effective = %+v, want the file's cluster with the applied resources", got)
 	}
 }
