@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ex, err := executor.New(executor.Config{
 		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
 		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(),
-		Tick:   executorTick, Log: log.With("component", "executor"),
+		Tick: executorTick, Log: log.With("component", "executor"),
 	})
 	if err != nil {
 		return err

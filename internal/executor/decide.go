@@ -108,8 +108,15 @@ func (v view) startBlocked(r model.Resource, rec model.ResourceRecord) string {
 		}
 	}
 	for _, first := range v.predecessors(r) {
-		if fr := v.st.Resources[first]; fr.State != model.ResourceStarted {
+		fr := v.st.Resources[first]
+		if fr.State != model.ResourceStarted {
 			return fmt.Sprintf("waiting for %s to start", first)
+		}
+		// The member before r in its group must run here, not merely
+		// somewhere: during a move the record may still name the old node.
+		if f, ok := v.cfg.Resource(first); ok && r.Group != "" && f.Group == r.Group &&
+			(fr.Node != v.self || v.local[first] != model.HealthRunning) {
+			return fmt.Sprintf("waiting for %s to start here", first)
 		}
 	}
 	return ""
