@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 )
 
-// Backend is what the handlers read. The daemon implements it.
+// Backend is what the handlers read and change. The daemon implements it;
+// it has more methods than our interfaces usually do because it is the
+// whole API surface of a node, with one implementation and test fakes.
 type Backend interface {
 	// Status returns this node's view now. Concurrency-safe, non-blocking.
 	Status() Status
@@ -23,6 +25,24 @@ type Backend interface {
 	// Report commits an executor's report; only the leader can. It blocks
 	// until committed. Concurrency-safe.
 	Report(ctx context.Context, r Report) error
+	// Plan runs the scheduler on this node's committed state, after
+	// applying sim's hypothetical changes to a copy of it (the zero
+	// Simulation: none, the plan now). It changes nothing, needs no
+	// leader, and fails only for a name sim does not know (a 400 naming
+	// the field) or a store not yet open. Concurrency-safe, non-blocking.
+	Plan(sim Simulation) (Plan, error)
+	// Operate validates an operator's change against the configuration
+	// (an unknown node or resource is an *Error naming the field, and
+	// nothing changes) and commits it through the leader: directly on
+	// the leader, forwarded to it from a follower. It blocks until
+	// committed, or for a restart until the resource runs again, and
+	// reports no quorum or no leader as a 503. Concurrency-safe.
+	Operate(ctx context.Context, op Operation) (Outcome, error)
+	// Commit validates and commits a store command that a follower
+	// forwarded: its JSON, as the raft log holds it. Only operator
+	// commands are accepted, only by the leader (else a 409). It blocks
+	// until committed. Concurrency-safe.
+	Commit(ctx context.Context, command []byte) error
 }
 
 // DeriveToken returns the API token of a cluster: a hex HMAC of the cluster
@@ -65,6 +85,7 @@ func NewHandler(b Backend, token string) *Handler {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return nil
 	})
+	h.routeOperator(b)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

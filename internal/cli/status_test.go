@@ -129,6 +129,14 @@ func (b fakeBackend) Report(_ context.Context, r api.Report) error {
 	return nil
 }
 
+func (fakeBackend) Plan(api.Simulation) (api.Plan, error) { return api.Plan{}, nil }
+
+func (fakeBackend) Operate(context.Context, api.Operation) (api.Outcome, error) {
+	return api.Outcome{}, nil
+}
+
+func (fakeBackend) Commit(context.Context, []byte) error { return nil }
+
 // serveAPI serves the API of b on a unix socket in a fresh directory, as
 // the daemon would, and returns the socket's path. The server is stopped
 // when the test ends.

@@ -24,6 +24,14 @@ func (b fakeBackend) RaftState() api.RaftState { return api.RaftState{Node: b.s.
 
 func (b fakeBackend) Report(context.Context, api.Report) error { return nil }
 
+func (fakeBackend) Plan(api.Simulation) (api.Plan, error) { return api.Plan{}, nil }
+
+func (fakeBackend) Operate(context.Context, api.Operation) (api.Outcome, error) {
+	return api.Outcome{}, nil
+}
+
+func (fakeBackend) Commit(context.Context, []byte) error { return nil }
+
 func testStatus() api.Status {
 	return api.Status{
 		Cluster: "demo", Node: "n2", Leader: "n1", Quorum: true,
