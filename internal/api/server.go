@@ -86,6 +86,7 @@ func NewHandler(b Backend, token string) *Handler {
 		return nil
 	})
 	h.routeOperator(b)
+	h.routeConfig(b)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -1,15 +1,22 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/config"
 )
 
 func (e *env) configCmd() *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Check cluster configuration files"}
+	var socket string
+	c := &cobra.Command{Use: "config", Short: "Check, show and apply the cluster configuration"}
+	socketFlag(c, &socket)
 	c.AddCommand(&cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a config file and print every problem",
@@ -27,6 +34,139 @@ short summary and exits 0.`,
 			fmt.Fprintf(e.stdout, "%s: valid\n%s\n", args[0], config.Summary(cfg))
 			return nil
 		},
-	})
+	}, e.configShowCmd(&socket), e.configApplyCmd(&socket))
+	return c
+}
+
+func (e *env) configShowCmd(socket *string) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "show",
+		Short: "Show the configuration in force and its version",
+		Long: `Show which configuration the cluster runs: its version (0 is the file the
+daemons started with; each 'vigil config apply' adds one), who applied it
+and when, and a summary. The version is what 'config apply --if-match'
+takes.`,
+		Example: `  vigil config show
+  vigil config show -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := e.dial(*socket, 0)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			info, err := cl.Config(cmd.Context())
+			if err != nil {
+				return daemonError(err)
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, info)
+			}
+			if info.Version == 0 {
+				fmt.Fprintln(e.stdout, "Version 0: the configuration file the daemons started with")
+			} else {
+				fmt.Fprintf(e.stdout, "Version %d, applied %s by %s\n", info.Version, info.At.Format("2006-01-02 15:04:05 MST"), info.By)
+			}
+			fmt.Fprintln(e.stdout, info.Summary)
+			return nil
+		},
+	}
+	outputFlag(c, &output)
+	return c
+}
+
+func (e *env) configApplyCmd(socket *string) *cobra.Command {
+	var output string
+	var dryRun bool
+	var ifMatch int64
+	c := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Change resources, groups, constraints and options while the cluster runs",
+		Long: `Validate FILE as a whole, show how its options, resources, groups and
+constraints differ from the configuration in force, and commit them
+through the Raft leader; the cluster then converges on them (removed
+resources stop, resources whose parameters changed restart). Every other
+section must equal the running configuration: nodes, secret, ports and
+timing take a restart of every daemon.
+
+If anything is wrong, nothing changes: problems are printed as
+FILE:LINE: FIELD: MESSAGE (exit 2). --if-match VERSION (from 'vigil config
+show') refuses the change if someone applied another since (exit 1).
+Put the same file on every node afterwards, so that a restarted daemon
+reads what the cluster runs.`,
+		Example: `  vigil config apply /etc/vigil/vigil.yaml --dry-run
+  vigil config apply /etc/vigil/vigil.yaml --if-match 3`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			path, err := filepath.Abs(args[0])
+			if err != nil {
+				return usagef("%s: %v", args[0], err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			// Check here first: the problems are the same as the daemon's,
+			// and need no daemon to be found.
+			if _, err := config.Parse(args[0], filepath.Dir(path), data); err != nil {
+				fmt.Fprintln(e.stderr, err)
+				return exitError{code: ExitUsage, err: fmt.Errorf("%s is not valid; nothing was changed", args[0])}
+			}
+			req := api.ConfigApply{Path: path, YAML: string(data), DryRun: dryRun}
+			if cmd.Flags().Changed("if-match") {
+				if ifMatch < 0 {
+					return usagef("--if-match must be a version (0 or more), not %d", ifMatch)
+				}
+				v := uint64(ifMatch)
+				req.IfMatch = &v
+			}
+			cl, err := e.dial(*socket, writeTimeout)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			out, err := cl.ApplyConfig(cmd.Context(), req)
+			var ae *api.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusPreconditionFailed {
+				return exitError{code: ExitFailure, err: err}
+			}
+			if err != nil {
+				return daemonError(err)
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, out)
+			}
+			switch {
+			case len(out.Changes) == 0:
+				fmt.Fprintf(e.stdout, "No change: %s matches the configuration in force (version %d).\n", args[0], out.Version)
+				return nil
+			case out.Applied:
+				fmt.Fprintf(e.stdout, "Applied %s: configuration version %d.\n", args[0], out.Version)
+			default:
+				fmt.Fprintf(e.stdout, "Dry run: %s would change the configuration in force (version %d); nothing was changed.\n", args[0], out.Version)
+			}
+			fmt.Fprintln(e.stdout, "\nChanges:")
+			for _, c := range out.Changes {
+				fmt.Fprintf(e.stdout, "  %s\n", c)
+			}
+			fmt.Fprintln(e.stdout)
+			title := "The cluster will now:"
+			if !out.Applied {
+				title = "The cluster would:"
+			}
+			writeActions(e.stdout, title, out.Actions)
+			return nil
+		},
+	}
+	outputFlag(c, &output)
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes and what the cluster would do; change nothing")
+	c.Flags().Int64Var(&ifMatch, "if-match", 0, "apply only if VERSION is still the one in force (see vigil config show)")
 	return c
 }

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/coordinator"
@@ -120,6 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeAgents(reg, log)
+	n.setAgents(reg)
 	ex, err := executor.New(executor.Config{
 		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
 		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(),
@@ -161,8 +163,9 @@ type node struct {
 	coord *coordinator.Coordinator
 	exec  *executor.Executor
 
-	mu    sync.Mutex
-	store *store.Store // nil until opened
+	mu     sync.Mutex
+	store  *store.Store   // nil until opened
+	agents agent.Registry // nil until built
 }
 
 // executorTick is how often the executor reconciles when nothing changes.
@@ -180,6 +183,18 @@ func (n *node) setStore(s *store.Store) {
 	n.mu.Lock()
 	n.store = s
 	n.mu.Unlock()
+}
+
+func (n *node) setAgents(reg agent.Registry) {
+	n.mu.Lock()
+	n.agents = reg
+	n.mu.Unlock()
+}
+
+func (n *node) getAgents() agent.Registry {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.agents
 }
 
 func (n *node) getStore() *store.Store {

@@ -43,8 +43,8 @@ func (n *node) fromAPI(r api.Report) (store.Report, error) {
 		return &api.Error{Status: http.StatusBadRequest, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	known := false
-	for _, res := range n.cfg.Cluster.Resources {
-		known = known || res.ID == model.ResourceID(r.Resource)
+	if st := n.getStore(); st != nil {
+		_, known = st.State().Effective(n.cfg.Cluster).Resource(model.ResourceID(r.Resource))
 	}
 	switch {
 	case !known:

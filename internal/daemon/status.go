@@ -64,7 +64,7 @@ func (n *node) Status() api.Status {
 		}
 		s.Nodes = append(s.Nodes, out)
 	}
-	s.Resources = resources(n.cfg.Cluster, committed)
+	s.Resources = resources(committed.Effective(n.cfg.Cluster), committed)
 	return s
 }
 
