@@ -179,6 +179,9 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			fmt.Fprintf(e.stdout, "lab %s is up in %.1fs: %d nodes with quorum\n", l.Name, time.Since(start).Seconds(), len(l.Nodes))
 			e.writeLab(l)
 			fmt.Fprintf(e.stdout, "\nTry: vigil lab exec n1 -- vigil status\n")
+			if demo {
+				fmt.Fprintf(e.stdout, "     vigil lab probe --count 10 --interval 200ms   (the client asks the VIP %s)\n", LabVIP)
+			}
 			return nil
 		},
 	}
@@ -365,6 +368,8 @@ func (e *env) writeLab(l *lab.Lab) {
 	fmt.Fprintf(e.stdout, "lab %s: dir %s, %d links, client %s (%s)\n\n", l.Name, l.Dir, l.Links, l.Client.Netns, l.Client.Address)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tNETNS\tADDRESSES\tPID\tDAEMON")
+	var resources []api.Resource // as the first node that answers sees them
+	answered := false
 	for _, n := range l.Status() {
 		daemon, pid := "not running", "-"
 		if n.PID != 0 {
@@ -376,6 +381,9 @@ func (e *env) writeLab(l *lab.Lab) {
 			case err != nil:
 				daemon = "not answering"
 			default:
+				if !answered {
+					resources, answered = s.Resources, true
+				}
 				daemon = strings.ToLower(s.Raft.State)
 				if s.Quorum {
 					daemon += ", quorum"
@@ -385,6 +393,23 @@ func (e *env) writeLab(l *lab.Lab) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Netns, strings.Join(n.Addresses, ","), pid, daemon)
+	}
+	tw.Flush()
+	if len(resources) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout)
+	tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESOURCE\tKIND\tGROUP\tSTATE\tNODE")
+	for _, r := range resources {
+		group, node := r.Group, r.Node
+		if group == "" {
+			group = "-"
+		}
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, group, r.State, node)
 	}
 	tw.Flush()
 }
