@@ -255,6 +255,8 @@ func describe(c store.Command) string {
 			return fmt.Sprintf("clean up %s on every node", c.Cleanup.Resource)
 		}
 		return fmt.Sprintf("clean up %s on %s", c.Cleanup.Resource, c.Cleanup.Node)
+	case c.Restart != nil:
+		return fmt.Sprintf("restart %s on %s", c.Restart.Resource, c.Restart.Node)
 	}
 	return "unknown change"
 }

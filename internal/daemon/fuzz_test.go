@@ -23,7 +23,7 @@ func FuzzDecodeOperatorCommand(f *testing.F) {
 		`{"placement":{"targets":{"db":"n2"},"epoch":3}}`,
 		`{"node_state":{"node":"n1","state":"offline"}}`,
 		`{"cleanup":{"resource":"db"},"runtime":{"location":{"ID":"cli-x"}}}`,
-		`{"cleanup":{"resource":"db","x":1}}`, `{"config":{"base":0}}`, `{"cleanup":{"resource":"db"},"config":{"base":1}}`, `{}`, ``, `null`, `[]`, `{"cleanup":null}`, `{"v":2,"cleanup":{}}`,
+		`{"cleanup":{"resource":"db","x":1}}`, `{"restart":{"resource":"db","node":"n1","at":"2026-01-01T00:00:00Z"}}`, `{"config":{"base":0}}`, `{"cleanup":{"resource":"db"},"config":{"base":1}}`, `{}`, ``, `null`, `[]`, `{"cleanup":null}`, `{"v":2,"cleanup":{}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -34,7 +34,7 @@ func FuzzDecodeOperatorCommand(f *testing.F) {
 			return
 		}
 		set := 0
-		for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil} {
+		for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil} {
 			if ok {
 				set++
 			}
@@ -67,6 +67,10 @@ func FuzzDecodeOperatorCommand(f *testing.F) {
 			}
 		case c.Runtime != nil && !c.Runtime.Remove:
 			if _, ok := cfg.Node(c.Runtime.Location.Node); !ok || !isResourceOrGroup(cfg, c.Runtime.Location.Resource) {
+				t.Fatalf("%q: passed with an unknown name", raw)
+			}
+		case c.Restart != nil:
+			if _, ok := cfg.Node(c.Restart.Node); !ok || !isResourceOrGroup(cfg, c.Restart.Resource) {
 				t.Fatalf("%q: passed with an unknown name", raw)
 			}
 		}

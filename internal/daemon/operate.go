@@ -81,8 +81,8 @@ func (n *node) Commit(ctx context.Context, command []byte) error {
 // forwarder returns a forwardFunc that posts to the leader's API on each
 // of its links in turn, with the cluster token. Trying the next link after
 // one that failed may commit a command twice; every operator command is
-// idempotent (flags are set, constraints replaced by ID, cleanups forget),
-// so that is harmless.
+// idempotent (flags are set, constraints replaced by ID, cleanups forget,
+// a restart is known by its node and time), so that is harmless.
 func forwarder(port uint16, token string) forwardFunc {
 	return func(ctx context.Context, leader model.Node, command []byte) error {
 		var errs []error
@@ -212,19 +212,20 @@ type operatorCommand struct {
 	NodeFlags *store.NodeFlags `json:"node_flags,omitempty"`
 	Cleanup   *store.Cleanup   `json:"cleanup,omitempty"`
 	Runtime   *store.Runtime   `json:"runtime,omitempty"`
+	Restart   *store.Restart   `json:"restart,omitempty"`
 }
 
 // decodeOperatorCommand decodes the JSON of a store.Command strictly (no
 // unknown field at any depth, no trailing data) and insists that it is
-// exactly one operator change: node flags, a cleanup or a runtime
-// constraint.
+// exactly one operator change: node flags, a cleanup, a runtime
+// constraint or a restart.
 func decodeOperatorCommand(raw []byte) (store.Command, error) {
 	var c operatorCommand
 	if err := api.DecodeStrict(raw, &c); err != nil {
-		return store.Command{}, withMessage(err, " (only operator changes are accepted here: node_flags, cleanup or runtime)")
+		return store.Command{}, withMessage(err, " (only operator changes are accepted here: node_flags, cleanup, runtime or restart)")
 	}
 	set := 0
-	for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil} {
+	for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil} {
 		if ok {
 			set++
 		}
@@ -232,7 +233,7 @@ func decodeOperatorCommand(raw []byte) (store.Command, error) {
 	if set != 1 {
 		return store.Command{}, &api.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("a command holds exactly one change, not %d", set)}
 	}
-	return store.Command{NodeFlags: c.NodeFlags, Cleanup: c.Cleanup, Runtime: c.Runtime}, nil
+	return store.Command{NodeFlags: c.NodeFlags, Cleanup: c.Cleanup, Runtime: c.Runtime, Restart: c.Restart}, nil
 }
 
 // runtimePrefix starts the ID of every operator constraint.
@@ -279,6 +280,17 @@ func checkCommand(cfg model.Config, c store.Command) error {
 		}
 		if !knownNode(l.Node) {
 			return bad("runtime.location.node", "unknown node %q", l.Node)
+		}
+	case c.Restart != nil:
+		// Whether it runs there is the requesting node's check (restart.go).
+		if !isResourceOrGroup(cfg, c.Restart.Resource) {
+			return bad("restart.resource", "unknown resource or group %q", c.Restart.Resource)
+		}
+		if !knownNode(c.Restart.Node) {
+			return bad("restart.node", "unknown node %q", c.Restart.Node)
+		}
+		if c.Restart.At.IsZero() {
+			return bad("restart.at", "a restart names the time it was requested")
 		}
 	default:
 		return bad("", "no operator change")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/vigil-ha/vigil/internal/model"
 )
@@ -24,9 +25,28 @@ type op struct {
 	kind   opKind
 	res    model.Resource
 	reason string
+	// chain is set for an operator's restart (opRestart): everything it
+	// stops and starts again here, in start order, res first. They stop in
+	// reverse, then start in order, as one operation: the cluster sees
+	// only the outcome, so nothing is placed anew meanwhile.
+	chain []model.Resource
 }
 
-func (o op) String() string { return fmt.Sprintf("%s %s (%s)", o.kind, o.res.ID, o.reason) }
+func (o op) String() string {
+	if o.chain != nil {
+		return fmt.Sprintf("%s %s (%s)", o.kind, chainIDs(o.chain), o.reason)
+	}
+	return fmt.Sprintf("%s %s (%s)", o.kind, o.res.ID, o.reason)
+}
+
+// chainIDs names a restart's resources, in start order.
+func chainIDs(chain []model.Resource) string {
+	ids := make([]string, len(chain))
+	for i, r := range chain {
+		ids[i] = string(r.ID)
+	}
+	return strings.Join(ids, ",")
+}
 
 // view is everything decide looks at.
 type view struct {
@@ -55,7 +75,7 @@ func decide(v view) []op {
 		}
 		h, probed := v.local[r.ID]
 		if !probed {
-			out = append(out, op{opProbe, r, "learn what runs here"})
+			out = append(out, op{kind: opProbe, res: r, reason: "learn what runs here"})
 			continue
 		}
 		running := h == model.HealthRunning
@@ -66,7 +86,7 @@ func decide(v view) []op {
 		if !v.quorum {
 			// Invariant 4: no quorum, no action; stop only if the policy says.
 			if h != model.HealthStopped && v.cfg.Options.NoQuorumPolicy != model.NoQuorumFreeze {
-				out = append(out, op{opStop, r, "no quorum (no-quorum-policy stop)"})
+				out = append(out, op{kind: opStop, res: r, reason: "no quorum (no-quorum-policy stop)"})
 			}
 			continue
 		}
@@ -82,10 +102,10 @@ func decide(v view) []op {
 		target := v.st.Targets[r.ID]
 		switch {
 		case target == v.self && h == model.HealthFailed:
-			out = append(out, op{opRestart, r, "recover in place: " + rec.Reason})
+			out = append(out, op{kind: opRestart, res: r, reason: "recover in place: " + rec.Reason})
 		case target == v.self && !running:
 			if why := v.startBlocked(r, rec); why == "" {
-				out = append(out, op{opStart, r, "placed here"})
+				out = append(out, op{kind: opStart, res: r, reason: "placed here"})
 			}
 		case target != v.self && h != model.HealthStopped:
 			if v.dependentRunning(r) == "" {
@@ -93,7 +113,7 @@ func decide(v view) []op {
 				if target == "" {
 					reason = "placed nowhere"
 				}
-				out = append(out, op{opStop, r, reason})
+				out = append(out, op{kind: opStop, res: r, reason: reason})
 			}
 		}
 	}
@@ -195,9 +215,212 @@ func reconfigure(v view, ran map[model.ResourceID]model.Resource) []op {
 		cur, ok := v.cfg.Resource(id)
 		switch {
 		case !ok:
-			out = append(out, op{opStop, old, "removed from the configuration"})
+			out = append(out, op{kind: opStop, res: old, reason: "removed from the configuration"})
 		case cur.Kind != old.Kind || !maps.Equal(cur.Params, old.Params):
-			out = append(out, op{opStop, old, "parameters changed"})
+			out = append(out, op{kind: opStop, res: old, reason: "parameters changed"})
+		}
+	}
+	return out
+}
+
+// operatorRestart is the reason of an operator's restart.
+const operatorRestart = "restart requested by operator"
+
+// lapse is a restart request this node deals with by doing nothing.
+type lapse struct {
+	resource model.ResourceID
+	why      string
+}
+
+// restarts returns the operators' restarts to run here now, the restart
+// counts this executor has dealt with afterwards (seen, as it now is),
+// and the requests for this node that it dropped, with why. It is pure,
+// and orders its result by resource.
+//
+// seen is nil until the cluster has committed this incarnation (the Boot
+// gate of decide); then it starts as the committed counts, so that what
+// was requested before, replayed from the log after a daemon restart,
+// restarts nothing. A request is acted on once, when its count differs
+// from seen: in maintenance or without quorum it lapses (invariant 4; and
+// leaving maintenance must not restart on old news), and it waits only
+// while the placement is stale or what it restarts is busy or unprobed.
+func restarts(v view, seen map[model.ResourceID]uint64) ([]op, map[model.ResourceID]uint64, []lapse) {
+	if v.boot != 0 && v.st.Nodes[v.self].Boot != v.boot {
+		return nil, seen, nil
+	}
+	next := make(map[model.ResourceID]uint64, len(v.st.Restarts))
+	if seen == nil {
+		for id, req := range v.st.Restarts {
+			next[id] = req.Count
+		}
+		return nil, next, nil
+	}
+	var out []op
+	var lapsed []lapse
+	v.busy = maps.Clone(v.busy) // what an earlier request restarts is busy for a later one
+	if v.busy == nil {
+		v.busy = map[model.ResourceID]bool{}
+	}
+	for _, id := range slices.Sorted(maps.Keys(v.st.Restarts)) {
+		req := v.st.Restarts[id]
+		next[id] = seen[id] // only what is requested is kept: a removed resource is forgotten
+		if req.Count == seen[id] {
+			continue
+		}
+		if req.Node != v.self {
+			next[id] = req.Count // another node's
+			continue
+		}
+		var why string
+		switch {
+		case v.st.Nodes[v.self].Maintenance:
+			why = "node in maintenance"
+		case !v.quorum:
+			why = "no quorum"
+		case !v.st.Fresh():
+			continue // the coordinator has not yet placed the newest change
+		}
+		var chain []model.Resource
+		if why == "" {
+			var wait bool
+			chain, why, wait = v.restartChain(id)
+			if wait {
+				continue
+			}
+		}
+		next[id] = req.Count
+		if why != "" {
+			lapsed = append(lapsed, lapse{id, why})
+			continue
+		}
+		out = append(out, op{kind: opRestart, res: chain[0], reason: operatorRestart, chain: chain})
+		for _, r := range chain {
+			v.busy[r.ID] = true
+		}
+	}
+	return out, next, lapsed
+}
+
+// restartChain returns what a restart of id stops and starts again here:
+// the resources of RestartSet that run (or failed) here and are placed
+// here. It says why there is nothing to restart, or to wait, instead.
+func (v view) restartChain(id model.ResourceID) (chain []model.Resource, why string, wait bool) {
+	named := map[model.ResourceID]bool{}
+	for _, m := range ownMembers(v.cfg, id) {
+		named[m] = true
+	}
+	if len(named) == 0 {
+		return nil, "not configured", false
+	}
+	var runsHere bool
+	for _, rid := range RestartSet(v.cfg, id) {
+		r, _ := v.cfg.Resource(rid)
+		h, probed := v.local[rid]
+		rec := v.st.Resources[rid]
+		switch {
+		case rec.State == model.ResourceBlocked && rec.Node == v.self:
+			return nil, fmt.Sprintf("%s is blocked here (a stop failed)", rid), false
+		case v.busy[rid] || !probed:
+			return nil, "", true
+		case h == model.HealthStopped:
+			continue // not here
+		case v.st.Targets[rid] != v.self:
+			// Leaving: decide stops it first, then the restart goes on
+			// without it, so that nothing runs here without what it
+			// needs.
+			return nil, "", true
+		}
+		runsHere = runsHere || named[rid]
+		chain = append(chain, r)
+	}
+	if !runsHere {
+		return nil, "not running here", false
+	}
+	return chain, "", false
+}
+
+// ownMembers is [id] for a resource, a group's members for a group, and
+// nothing for an unknown ID.
+func ownMembers(cfg model.Config, id model.ResourceID) []model.ResourceID {
+	for _, g := range cfg.Groups {
+		if g.ID == id {
+			return g.Members
+		}
+	}
+	if _, ok := cfg.Resource(id); ok {
+		return []model.ResourceID{id}
+	}
+	return nil
+}
+
+// RestartSet returns the resources that a restart of id (a resource or a
+// group) stops and starts again, in start order: id itself, or a group's
+// members, and what depends on them, as Pacemaker restarts it: the
+// members after a resource in its group, the Then side of a mandatory
+// order, and a resource colocated with one of them at INFINITY, each
+// transitively. Each comes after what it depends on, otherwise in the
+// order of the configuration. It is pure; the daemon uses it to know what
+// a restart it commits will have restarted.
+func RestartSet(cfg model.Config, id model.ResourceID) []model.ResourceID {
+	v := view{cfg: cfg}
+	in := map[model.ResourceID]bool{}
+	for _, m := range ownMembers(cfg, id) {
+		in[m] = true
+	}
+	deps := map[model.ResourceID][]model.ResourceID{} // what each resource needs
+	for _, r := range cfg.Resources {
+		deps[r.ID] = append(deps[r.ID], v.predecessors(r)...)
+	}
+	for _, c := range cfg.Constraints.Colocations {
+		if c.Score < model.Infinity {
+			continue
+		}
+		with := ownMembers(cfg, c.With)
+		for _, r := range ownMembers(cfg, c.Resource) {
+			for _, w := range with {
+				if w != r {
+					deps[r] = append(deps[r], w)
+				}
+			}
+		}
+	}
+	// needsIn: whether r needs some resource of the set, and whether
+	// everything it needs there is done.
+	needsIn := func(r model.ResourceID, done map[model.ResourceID]bool) (some, all bool) {
+		all = true
+		for _, d := range deps[r] {
+			if in[d] {
+				some = true
+				all = all && done[d]
+			}
+		}
+		return some, all
+	}
+	// Each round adds at least one dependent, or ends.
+	for range cfg.Resources {
+		grew := false
+		for _, r := range cfg.Resources {
+			if some, _ := needsIn(r.ID, nil); !in[r.ID] && some {
+				in[r.ID], grew = true, true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	var out []model.ResourceID
+	placed := map[model.ResourceID]bool{}
+	for range cfg.Resources {
+		for _, r := range cfg.Resources {
+			if _, ready := needsIn(r.ID, placed); in[r.ID] && !placed[r.ID] && ready {
+				placed[r.ID] = true
+				out = append(out, r.ID)
+			}
+		}
+	}
+	for _, r := range cfg.Resources { // a cycle (an order against a colocation): as configured
+		if in[r.ID] && !placed[r.ID] {
+			out = append(out, r.ID)
 		}
 	}
 	return out

@@ -210,3 +210,175 @@ func TestReconfigure(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartSet(t *testing.T) {
+	withColocation := func(c model.Colocation) model.Config {
+		cfg := testConfig()
+		cfg.Resources = append(cfg.Resources, res("mon", ""), res("log", ""))
+		cfg.Constraints.Colocations = append(cfg.Constraints.Colocations, c)
+		return cfg
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  model.Config
+		id   model.ResourceID
+		want string
+	}{
+		{"the last member: itself", testConfig(), "web", "web"},
+		{"a member: itself and the members after it", testConfig(), "ip", "ip,web"},
+		{"a group: every member", testConfig(), "g", "ip,web"},
+		{"the First of a mandatory order: and the Then side (here a group)", testConfig(), "db", "db,ip,web"},
+		{"an optional order is no dependency", func() model.Config {
+			cfg := testConfig()
+			cfg.Constraints.Orders[0].Kind = model.OrderOptional
+			return cfg
+		}(), "db", "db"},
+		{"colocated with it at INFINITY", withColocation(model.Colocation{ID: "c", Resource: "mon", With: "web", Score: model.Infinity}), "ip", "ip,web,mon"},
+		{"colocated with its group at INFINITY", withColocation(model.Colocation{ID: "c", Resource: "mon", With: "g", Score: model.Infinity}), "web", "web,mon"},
+		{"a finite colocation is no dependency", withColocation(model.Colocation{ID: "c", Resource: "mon", With: "web", Score: 500}), "web", "web"},
+		{"nothing depends on it", withColocation(model.Colocation{ID: "c", Resource: "mon", With: "web", Score: model.Infinity}), "mon", "mon"},
+		{"an order against a colocation: as configured", func() model.Config {
+			cfg := withColocation(model.Colocation{ID: "c", Resource: "mon", With: "log", Score: model.Infinity})
+			cfg.Constraints.Orders = append(cfg.Constraints.Orders, model.Order{ID: "o", First: "mon", Then: "log", Kind: model.OrderMandatory})
+			return cfg
+		}(), "log", "mon,log"},
+		{"unknown", testConfig(), "nope", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, id := range RestartSet(tc.cfg, tc.id) {
+				got = append(got, string(id))
+			}
+			if d := cmp.Diff(tc.want, strings.Join(got, ",")); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestRestarts(t *testing.T) {
+	here := map[model.ResourceID]model.NodeID{"db": "n1", "ip": "n1", "web": "n1"}
+	allRun := h{"db": run, "ip": run, "web": run}
+	type seen = map[model.ResourceID]uint64
+	req := func(count uint64, node model.NodeID) model.RestartRequest {
+		return model.RestartRequest{Count: count, Node: node}
+	}
+	for _, tc := range []struct {
+		name        string
+		requests    map[model.ResourceID]model.RestartRequest
+		seen        seen
+		targets     map[model.ResourceID]model.NodeID
+		records     map[model.ResourceID]model.ResourceRecord
+		local       h
+		busy        []model.ResourceID
+		noQuorum    bool
+		maintenance bool
+		stale       bool
+		boot        uint64 // this daemon's; the committed one is 7
+		want        string
+		wantSeen    seen
+	}{
+		{name: "before this incarnation is committed: nothing, and nothing seen yet",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(3, "n1")}, boot: 8,
+			want: "", wantSeen: nil},
+		{name: "once it is, what was requested before is history",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(3, "n1")}, boot: 7,
+			want: "", wantSeen: seen{"web": 3}},
+		{name: "a new request restarts",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(4, "n1")}, seen: seen{"web": 3},
+			want: "restart web (restart requested by operator)", wantSeen: seen{"web": 4}},
+		{name: "a member restarts the members after it",
+			requests: map[model.ResourceID]model.RestartRequest{"ip": req(1, "n1")}, seen: seen{},
+			want: "restart ip,web (restart requested by operator)", wantSeen: seen{"ip": 1}},
+		{name: "a group restarts every member",
+			requests: map[model.ResourceID]model.RestartRequest{"g": req(1, "n1")}, seen: seen{},
+			want: "restart ip,web (restart requested by operator)", wantSeen: seen{"g": 1}},
+		{name: "the First of an order restarts the Then side here",
+			requests: map[model.ResourceID]model.RestartRequest{"db": req(1, "n1")}, seen: seen{},
+			want: "restart db,ip,web (restart requested by operator)", wantSeen: seen{"db": 1}},
+		{name: "a dependent that runs elsewhere is left alone",
+			requests: map[model.ResourceID]model.RestartRequest{"db": req(1, "n1")}, seen: seen{},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1", "ip": "n2", "web": "n2"}, local: h{"db": run, "ip": stop, "web": stop},
+			want: "restart db (restart requested by operator)", wantSeen: seen{"db": 1}},
+		{name: "a failed dependent is restarted with it",
+			requests: map[model.ResourceID]model.RestartRequest{"ip": req(1, "n1")}, seen: seen{}, local: h{"db": run, "ip": run, "web": fail},
+			want: "restart ip,web (restart requested by operator)", wantSeen: seen{"ip": 1}},
+		{name: "the same count again: nothing",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(4, "n1")}, seen: seen{"web": 4},
+			want: "", wantSeen: seen{"web": 4}},
+		{name: "another node's request is only noted",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(2, "n2")}, seen: seen{"web": 1},
+			want: "", wantSeen: seen{"web": 2}},
+		{name: "in maintenance it lapses",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(2, "n1")}, seen: seen{"web": 1}, maintenance: true,
+			want: "lapse web: node in maintenance", wantSeen: seen{"web": 2}},
+		{name: "without quorum it lapses",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(2, "n1")}, seen: seen{"web": 1}, noQuorum: true,
+			want: "lapse web: no quorum", wantSeen: seen{"web": 2}},
+		{name: "not running here, it lapses",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(1, "n1")}, seen: seen{}, local: h{"db": run, "ip": run, "web": stop},
+			want: "lapse web: not running here", wantSeen: seen{"web": 1}},
+		{name: "a dependent blocked here: it lapses",
+			requests: map[model.ResourceID]model.RestartRequest{"ip": req(1, "n1")}, seen: seen{},
+			records: map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceBlocked}},
+			want:    "lapse ip: web is blocked here (a stop failed)", wantSeen: seen{"ip": 1}},
+		{name: "a stale placement: it waits",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(1, "n1")}, seen: seen{}, stale: true,
+			want: "", wantSeen: seen{"web": 0}},
+		{name: "a busy dependent: it waits",
+			requests: map[model.ResourceID]model.RestartRequest{"ip": req(1, "n1")}, seen: seen{}, busy: []model.ResourceID{"web"},
+			want: "", wantSeen: seen{"ip": 0}},
+		{name: "an unprobed dependent: it waits",
+			requests: map[model.ResourceID]model.RestartRequest{"ip": req(1, "n1")}, seen: seen{}, local: h{"db": run, "ip": run},
+			want: "", wantSeen: seen{"ip": 0}},
+		{name: "a dependent leaving this node: it waits for its stop",
+			requests: map[model.ResourceID]model.RestartRequest{"db": req(1, "n1")}, seen: seen{},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1", "ip": "n2", "web": "n2"},
+			want:    "", wantSeen: seen{"db": 0}},
+		{name: "a removed resource is forgotten, and a count that went down (removed, added again) is new",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(1, "n1")}, seen: seen{"web": 5, "gone": 2},
+			want: "restart web (restart requested by operator)", wantSeen: seen{"web": 1}},
+		{name: "several, by resource; one that overlaps an earlier one waits for it",
+			requests: map[model.ResourceID]model.RestartRequest{"web": req(1, "n1"), "ip": req(1, "n1"), "db": req(1, "n2")}, seen: seen{},
+			want: "restart ip,web (restart requested by operator)", wantSeen: seen{"db": 1, "ip": 1, "web": 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := model.ClusterState{
+				Nodes:     map[model.NodeID]model.NodeRecord{"n1": {State: "online", Boot: 7, Maintenance: tc.maintenance}, "n2": {State: "online"}},
+				Resources: tc.records, Targets: here, Restarts: tc.requests, Epoch: 5, PlacedEpoch: 5,
+			}
+			if tc.targets != nil {
+				st.Targets = tc.targets
+			}
+			if tc.stale {
+				st.PlacedEpoch = 4
+			}
+			local := allRun
+			if tc.local != nil {
+				local = tc.local
+			}
+			busy := map[model.ResourceID]bool{}
+			for _, b := range tc.busy {
+				busy[b] = true
+			}
+			v := view{self: "n1", cfg: testConfig(), st: st, local: local, busy: busy, quorum: !tc.noQuorum, boot: tc.boot}
+			ops, gotSeen, lapsed := restarts(v, tc.seen)
+			var got []string
+			for _, o := range ops {
+				got = append(got, o.String())
+				if o.res.ID != o.chain[0].ID {
+					t.Errorf("%s: res %s is not the chain's first", o, o.res.ID)
+				}
+			}
+			for _, l := range lapsed {
+				got = append(got, fmt.Sprintf("lapse %s: %s", l.resource, l.why))
+			}
+			if d := cmp.Diff(tc.want, strings.Join(got, "; ")); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantSeen, gotSeen); d != "" {
+				t.Errorf("seen (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -2,8 +2,9 @@
 // committed cluster state, decides (with the pure decide function) which
 // operations bring this node in line with the coordinator's targets, runs
 // them through the agents with their timeouts, keeps recurring monitors
-// running, and reports every result. One goroutine owns all of its state;
-// each operation runs in a goroutine of its own and hands its result back.
+// running, carries out the operators' restart requests for this node, and
+// reports every result. One goroutine owns all of its state; each
+// operation runs in a goroutine of its own and hands its result back.
 package executor
 
 import (
@@ -133,6 +134,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	// show yet. Deciding on them before it does would act on old news (a
 	// second stop after a blocked one, a second recovery after a restart).
 	awaiting := map[model.ResourceID]awaited{}
+	// seen: the operators' restart counts dealt with; nil until the
+	// cluster has committed this incarnation (see restarts).
+	var seen map[model.ResourceID]uint64
 	for {
 		now := e.cfg.Now()
 		st := e.cfg.State.State()
@@ -152,20 +156,39 @@ func (e *Executor) Run(ctx context.Context) error {
 		for _, o := range ops {
 			v.busy[o.res.ID] = true
 		}
+		requested, next, lapsed := restarts(v, seen)
+		seen = next
+		for _, l := range lapsed {
+			e.cfg.Log.Info("restart not done", "resource", l.resource, "reason", l.why)
+		}
+		for _, o := range requested {
+			for _, r := range o.chain {
+				v.busy[r.ID] = true
+			}
+		}
+		ops = append(ops, requested...)
 		ops = append(ops, decide(v)...)
 		if !st.Nodes[e.cfg.Self].Maintenance {
 			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)
 		}
 		for _, o := range ops {
 			busy[o.res.ID] = true
-			if o.kind != opMonitor {
+			for _, r := range o.chain {
+				busy[r.ID] = true
+			}
+			switch {
+			case o.chain != nil:
+				e.cfg.Log.Info("operation", "resource", o.res.ID, "op", o.kind, "reason", o.reason, "chain", chainIDs(o.chain))
+			case o.kind != opMonitor:
 				e.cfg.Log.Info("operation", "resource", o.res.ID, "op", o.kind, "reason", o.reason)
 			}
 			wg.Go(func() {
-				r := e.run(ctx, o)
-				select {
-				case results <- r:
-				case <-ctx.Done():
+				for _, r := range e.run(ctx, o) {
+					select {
+					case results <- r:
+					case <-ctx.Done():
+						return
+					}
 				}
 			})
 		}
@@ -199,26 +222,89 @@ func (e *Executor) dueMonitors(v view, next map[model.ResourceID]time.Time, now 
 		}
 		if !now.Before(due) {
 			next[r.ID] = now.Add(r.Ops.MonitorInterval)
-			out = append(out, op{opMonitor, r, "interval " + r.Ops.MonitorInterval.String()})
+			out = append(out, op{kind: opMonitor, res: r, reason: "interval " + r.Ops.MonitorInterval.String()})
 		}
 	}
 	return out
 }
 
-// run performs one operation with its timeout. It touches no executor state.
-func (e *Executor) run(ctx context.Context, o op) result {
+// run performs one operation with its timeouts and returns its result:
+// one for each resource of an operator's restart, one otherwise. It
+// touches no executor state.
+func (e *Executor) run(ctx context.Context, o op) []result {
+	if o.chain != nil {
+		return e.restart(ctx, o)
+	}
+	return []result{e.runOne(ctx, o)}
+}
+
+// withTimeout runs f with a context that ends after d.
+func withTimeout(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(c)
+}
+
+// restart carries out an operator's restart of o.chain: it stops the
+// chain in reverse, then starts it in order, and returns what each
+// resource amounts to. If a stop fails, that resource is blocked (as any
+// failed stop), what stopped before it stays stopped and the rest is left
+// running; if a start fails, that resource failed (as any failed start),
+// and what comes after it stays stopped. The restart itself adds no fail
+// count.
+func (e *Executor) restart(ctx context.Context, o op) []result {
+	n := len(o.chain)
+	out := make([]result, n)
+	as := func(i int, kind opKind, h model.Health, err error) {
+		out[i] = result{op: op{kind: kind, res: o.chain[i], reason: o.reason}, health: h, err: err}
+	}
+	step := func(kind opKind, r model.Resource) error {
+		e.cfg.Log.Info("restart step", "resource", r.ID, "op", kind, "reason", o.reason)
+		a, err := e.cfg.Agents.Lookup(r)
+		if err != nil {
+			return err
+		}
+		if kind == opStop {
+			return withTimeout(ctx, r.Ops.StopTimeout, func(c context.Context) error { return a.Stop(c, r) })
+		}
+		return withTimeout(ctx, r.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, r) })
+	}
+	for i := n - 1; i >= 0; i-- {
+		if err := step(opStop, o.chain[i]); err != nil {
+			for j := range i {
+				// Never stopped: it runs as before, which a monitor's
+				// result says without a report.
+				as(j, opMonitor, model.HealthRunning, nil)
+			}
+			as(i, opStop, model.HealthFailed, err)
+			for j := i + 1; j < n; j++ {
+				as(j, opStop, model.HealthStopped, nil)
+			}
+			return out
+		}
+	}
+	for i := range n {
+		if err := step(opStart, o.chain[i]); err != nil {
+			as(i, opStart, model.HealthFailed, err)
+			for j := i + 1; j < n; j++ {
+				as(j, opStop, model.HealthStopped, nil)
+			}
+			return out
+		}
+		as(i, opRestart, model.HealthRunning, nil)
+	}
+	return out
+}
+
+// runOne performs one operation on one resource with its timeout.
+func (e *Executor) runOne(ctx context.Context, o op) result {
 	a, err := e.cfg.Agents.Lookup(o.res)
 	if err != nil {
 		return result{op: o, health: model.HealthFailed, err: err}
 	}
-	withTimeout := func(d time.Duration, f func(context.Context) error) error {
-		c, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		return f(c)
-	}
 	monitor := func() (model.Health, error) {
 		var h model.Health
-		err := withTimeout(o.res.Ops.MonitorTimeout, func(c context.Context) error {
+		err := withTimeout(ctx, o.res.Ops.MonitorTimeout, func(c context.Context) error {
 			var err error
 			h, err = a.Monitor(c, o.res)
 			return err
@@ -226,10 +312,10 @@ func (e *Executor) run(ctx context.Context, o op) result {
 		return h, err
 	}
 	start := func() error {
-		return withTimeout(o.res.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, o.res) })
+		return withTimeout(ctx, o.res.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, o.res) })
 	}
 	stop := func() error {
-		return withTimeout(o.res.Ops.StopTimeout, func(c context.Context) error { return a.Stop(c, o.res) })
+		return withTimeout(ctx, o.res.Ops.StopTimeout, func(c context.Context) error { return a.Stop(c, o.res) })
 	}
 	switch o.kind {
 	case opProbe, opMonitor:

@@ -71,6 +71,7 @@ type fakeCluster struct {
 	st      model.ClusterState
 	changed chan struct{}
 	target  model.NodeID
+	placed  []model.ResourceID // what it places on target; nil: web
 	reports []string
 }
 
@@ -96,7 +97,14 @@ func (c *fakeCluster) apply(cmd store.Command) {
 	defer c.mu.Unlock()
 	_ = cmd.ApplyTo(&c.st)
 	// The coordinator's part: place and mark fresh.
-	_ = store.Command{Placement: &store.Placement{Targets: map[model.ResourceID]model.NodeID{"web": c.target}, Epoch: c.st.Epoch}}.ApplyTo(&c.st)
+	targets := map[model.ResourceID]model.NodeID{"web": c.target}
+	if c.placed != nil {
+		targets = map[model.ResourceID]model.NodeID{}
+		for _, id := range c.placed {
+			targets[id] = c.target
+		}
+	}
+	_ = store.Command{Placement: &store.Placement{Targets: targets, Epoch: c.st.Epoch}}.ApplyTo(&c.st)
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
@@ -208,4 +216,91 @@ func TestOutboxKeepsFailuresWhenCoalescing(t *testing.T) {
 	if got.State != model.ResourceStarted || got.FailBy != 1+FatalFailCount {
 		t.Errorf("pending = %+v, want started with fail_by %d", got, 1+FatalFailCount)
 	}
+}
+
+// An operator's restart stops what it restarts in reverse and starts it
+// again in order, in place, once per request; what was requested before
+// the executor started is history, and a request in maintenance lapses.
+func TestOperatorRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		// As after a daemon restart: the group runs, and was restarted before.
+		ag := &fakeAgent{running: map[model.ResourceID]bool{"ip": true, "web": true}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.placed = []model.ResourceID{"ip", "web"}
+		cl.st.Restarts = map[model.ResourceID]model.RestartRequest{"g": {Count: 2, Node: "n1", At: t0}}
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}}) // first placement
+		cfg := testConfig()
+		cfg.Resources, cfg.Constraints = cfg.Resources[1:], model.Constraints{} // the group alone
+		ex, err := New(Config{
+			Self: "n1", Cluster: cfg, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		}()
+
+		calls := 0 // agent calls checked so far
+		step := func(what string, c store.Command, wantCalls string) {
+			t.Helper()
+			if c.Restart != nil || c.NodeFlags != nil {
+				cl.apply(c)
+			}
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			ag.mu.Lock()
+			got := strings.Join(ag.calls[calls:], "; ")
+			calls = len(ag.calls)
+			ag.mu.Unlock()
+			if d := cmp.Diff(wantCalls, got); d != "" {
+				t.Fatalf("%s: agent calls (-want +got):\n%s", what, d)
+			}
+		}
+		step("the count of before is history: the probes find the group running, and that is all", store.Command{}, "")
+		before := cl.State().Resources
+		step("a group restarts every member, in place", store.Command{Restart: &store.Restart{Resource: "g", Node: "n1", At: t0.Add(time.Minute)}},
+			"stop web; stop ip; start ip; start web")
+		after := cl.State()
+		for _, id := range []model.ResourceID{"ip", "web"} {
+			if rec := after.Resources[id]; rec.Node != "n1" || rec.State != model.ResourceStarted || !rec.Since.After(before[id].Since) {
+				t.Errorf("%s after the restart: %+v, want started on n1 after %v", id, rec, before[id].Since)
+			}
+		}
+		if len(after.FailCounts) != 0 {
+			t.Errorf("a restart counted failures: %v", after.FailCounts)
+		}
+		step("the same request again changes nothing", store.Command{Restart: &store.Restart{Resource: "g", Node: "n1", At: t0.Add(time.Minute)}}, "")
+		step("a member restarts those after it", store.Command{Restart: &store.Restart{Resource: "ip", Node: "n1", At: t0.Add(2 * time.Minute)}},
+			"stop web; stop ip; start ip; start web")
+		step("another node's request is not ours", store.Command{Restart: &store.Restart{Resource: "web", Node: "n2", At: t0.Add(3 * time.Minute)}}, "")
+		yes, no := true, false
+		step("into maintenance", store.Command{NodeFlags: &store.NodeFlags{Node: "n1", Maintenance: &yes}}, "")
+		step("a request in maintenance lapses", store.Command{Restart: &store.Restart{Resource: "web", Node: "n1", At: t0.Add(4 * time.Minute)}}, "")
+		step("and is not carried out after it", store.Command{NodeFlags: &store.NodeFlags{Node: "n1", Maintenance: &no}}, "")
+
+		ag.mu.Lock()
+		ag.failStop["web"] = true
+		ag.mu.Unlock()
+		step("a stop that fails: blocked, and the rest left running", store.Command{Restart: &store.Restart{Resource: "ip", Node: "n1", At: t0.Add(5 * time.Minute)}},
+			"stop web")
+		st := cl.State()
+		if rec := st.Resources["web"]; rec.State != model.ResourceBlocked {
+			t.Errorf("web after its stop failed: %+v, want blocked", rec)
+		}
+		if rec := st.Resources["ip"]; rec.State != model.ResourceStarted {
+			t.Errorf("ip after web's stop failed: %+v, want still started", rec)
+		}
+		if len(st.FailCounts) != 0 {
+			t.Errorf("a failed stop counted failures: %v", st.FailCounts)
+		}
+	})
 }

@@ -53,6 +53,11 @@ type ClusterState struct {
 	// newer failure or node change has made stale.
 	Epoch       uint64 `json:"epoch"`
 	PlacedEpoch uint64 `json:"placed_epoch"`
+	// Restarts are the operators' latest restart requests, by the resource
+	// or group they name (`vigil resource restart`). The executor on the
+	// request's node stops and starts it again, with what depends on it,
+	// each time the count changes.
+	Restarts map[ResourceID]RestartRequest `json:"restarts,omitempty"`
 	// Config is the resource configuration an operator applied at run time
 	// (`vigil config apply`); nil until the first apply, when the config
 	// file's own resource part rules. It is never changed in place: each
@@ -113,6 +118,20 @@ type ResourceRecord struct {
 	Reason string        `json:"reason,omitempty"`
 }
 
+// RestartRequest is the latest operator's request to restart a resource
+// (or group) in place, and how many were committed.
+type RestartRequest struct {
+	// Count rises by one with each request: an executor restarts when it
+	// differs from the count it last dealt with.
+	Count uint64 `json:"count"`
+	// Node is where the resource ran when it was requested; only that
+	// node's executor restarts it.
+	Node NodeID `json:"node"`
+	// At is when it was requested, on the requesting daemon's clock. It
+	// tells a request from a copy of it delivered twice.
+	At time.Time `json:"at"`
+}
+
 // FailCount counts a resource's failures on one node.
 type FailCount struct {
 	Count int       `json:"count"`
@@ -134,6 +153,12 @@ func (s ClusterState) Clone() ClusterState {
 	}
 	for k, v := range s.Targets {
 		c.Targets[k] = v
+	}
+	if s.Restarts != nil { // nil stays nil: most states never see a restart
+		c.Restarts = make(map[ResourceID]RestartRequest, len(s.Restarts))
+		for k, v := range s.Restarts {
+			c.Restarts[k] = v
+		}
 	}
 	for k, v := range s.Nodes {
 		c.Nodes[k] = v

@@ -18,6 +18,7 @@ type Command struct {
 	Report    *Report       `json:"report,omitempty"`
 	Cleanup   *Cleanup      `json:"cleanup,omitempty"`
 	Runtime   *Runtime      `json:"runtime,omitempty"`
+	Restart   *Restart      `json:"restart,omitempty"`
 	Placement *Placement    `json:"placement,omitempty"`
 	Config    *ConfigChange `json:"config,omitempty"`
 }
@@ -26,8 +27,8 @@ type Command struct {
 // is applied only if Base is still the version in force: otherwise it
 // changes nothing and fails with ErrConflict, so that two operators cannot
 // silently overwrite each other. What it removes is forgotten: records,
-// fail counts, targets and runtime constraints of resources no longer
-// configured.
+// fail counts, targets, restart requests and runtime constraints of
+// resources no longer configured.
 type ConfigChange struct {
 	Resources model.ResourceConfig `json:"resources"`
 	Base      uint64               `json:"base"`
@@ -92,6 +93,19 @@ type Runtime struct {
 	Remove   bool           `json:"remove,omitempty"`
 }
 
+// Restart asks the executor on Node to stop Resource (a resource or a
+// group) and start it again there, with what depends on it (`vigil
+// resource restart`): it raises the resource's restart count. A copy of
+// the latest request (the same Node and At) is that request delivered
+// twice and changes nothing, so a forwarder may send it again. A restart
+// changes nothing the scheduler reads, so it leaves the Epoch as it is and
+// the committed placement fresh.
+type Restart struct {
+	Resource model.ResourceID `json:"resource"`
+	Node     model.NodeID     `json:"node"`
+	At       time.Time        `json:"at"`
+}
+
 // entry is a Command in the log, with the codec version.
 type entry struct {
 	Command
@@ -121,7 +135,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Placement != nil, c.Config != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil} {
 		if set {
 			n++
 		}
@@ -141,7 +155,7 @@ func apply(st *model.ClusterState, c Command) error {
 	if c.Config != nil && c.Config.Base != st.ConfigVersion() {
 		return fmt.Errorf("%w: based on version %d, version %d is in force", ErrConflict, c.Config.Base, st.ConfigVersion())
 	}
-	if c.Placement == nil {
+	if c.Placement == nil && c.Restart == nil {
 		st.Epoch++
 	}
 	switch {
@@ -169,6 +183,8 @@ func apply(st *model.ClusterState, c Command) error {
 		applyCleanup(st, *c.Cleanup)
 	case c.Runtime != nil:
 		applyRuntime(st, *c.Runtime)
+	case c.Restart != nil:
+		applyRestart(st, *c.Restart)
 	case c.Config != nil:
 		applyConfig(st, *c.Config)
 	case c.Placement != nil:
@@ -244,6 +260,17 @@ func applyRuntime(st *model.ClusterState, r Runtime) {
 	st.Runtime = kept
 }
 
+func applyRestart(st *model.ClusterState, r Restart) {
+	cur := st.Restarts[r.Resource]
+	if cur.Count > 0 && cur.Node == r.Node && cur.At.Equal(r.At) {
+		return // the same request again
+	}
+	if st.Restarts == nil {
+		st.Restarts = map[model.ResourceID]model.RestartRequest{}
+	}
+	st.Restarts[r.Resource] = model.RestartRequest{Count: cur.Count + 1, Node: r.Node, At: r.At}
+}
+
 func applyConfig(st *model.ClusterState, c ConfigChange) {
 	st.Config = &model.AppliedConfig{ResourceConfig: c.Resources, Version: c.Base + 1, At: c.At, By: c.By}
 	known := map[model.ResourceID]bool{}
@@ -266,6 +293,11 @@ func applyConfig(st *model.ClusterState, c ConfigChange) {
 	for id := range st.Targets {
 		if !known[id] {
 			delete(st.Targets, id)
+		}
+	}
+	for id := range st.Restarts {
+		if !known[id] {
+			delete(st.Restarts, id)
 		}
 	}
 	kept := st.Runtime[:0:0]

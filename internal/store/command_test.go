@@ -135,3 +135,71 @@ func TestConfigChange(t *testing.T) {
 		t.Errorf("Effective = %+v, want the file's cluster with the applied resources", got)
 	}
 }
+
+// A restart raises the count of what it names, once per request; it is no
+// change the scheduler sees, and what a config change removes is
+// forgotten.
+func TestRestart(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOnline}}, Epoch: 4, PlacedEpoch: 4}
+	steps := []struct {
+		name string
+		c    Restart
+		want map[model.ResourceID]model.RestartRequest
+	}{
+		{"first request", Restart{Resource: "web", Node: "n1", At: t0},
+			map[model.ResourceID]model.RestartRequest{"web": {Count: 1, Node: "n1", At: t0}}},
+		{"the same request delivered twice", Restart{Resource: "web", Node: "n1", At: t0},
+			map[model.ResourceID]model.RestartRequest{"web": {Count: 1, Node: "n1", At: t0}}},
+		{"a new request", Restart{Resource: "web", Node: "n1", At: t0.Add(time.Second)},
+			map[model.ResourceID]model.RestartRequest{"web": {Count: 2, Node: "n1", At: t0.Add(time.Second)}}},
+		{"at the same time on another node is another request", Restart{Resource: "web", Node: "n2", At: t0.Add(time.Second)},
+			map[model.ResourceID]model.RestartRequest{"web": {Count: 3, Node: "n2", At: t0.Add(time.Second)}}},
+		{"a group counts on its own", Restart{Resource: "g", Node: "n1", At: t0},
+			map[model.ResourceID]model.RestartRequest{"web": {Count: 3, Node: "n2", At: t0.Add(time.Second)}, "g": {Count: 1, Node: "n1", At: t0}}},
+	}
+	for _, s := range steps {
+		if err := (Command{Restart: &s.c}).ApplyTo(&st); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if d := cmp.Diff(s.want, st.Restarts); d != "" {
+			t.Errorf("%s: restarts (-want +got):\n%s", s.name, d)
+		}
+		if st.Epoch != 4 || !st.Fresh() {
+			t.Errorf("%s: epoch %d placed %d; a restart is not a change to place", s.name, st.Epoch, st.PlacedEpoch)
+		}
+	}
+	clone := st.Clone()
+	if err := (Command{Restart: &Restart{Resource: "g", Node: "n1", At: t0.Add(time.Minute)}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if clone.Restarts["g"].Count != 1 || st.Restarts["g"].Count != 2 {
+		t.Errorf("Clone shares the restarts: clone %v, state %v", clone.Restarts, st.Restarts)
+	}
+
+	keepG := Command{Config: &ConfigChange{Resources: model.ResourceConfig{
+		Resources: []model.Resource{{ID: "ip", Kind: "vip", Group: "g"}},
+		Groups:    []model.Group{{ID: "g", Members: []model.ResourceID{"ip"}}},
+	}}}
+	if err := keepG.ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[model.ResourceID]model.RestartRequest{"g": {Count: 2, Node: "n1", At: t0.Add(time.Minute)}}, st.Restarts); d != "" {
+		t.Errorf("after web was removed (-want +got):\n%s", d)
+	}
+
+	b, err := encodeCommand(Command{Restart: &Restart{Resource: "g", Node: "n1", At: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(&Restart{Resource: "g", Node: "n1", At: t0}, c.Restart); d != "" {
+		t.Errorf("decoded %s (-want +got):\n%s", b, d)
+	}
+	if _, err := encodeCommand(Command{Restart: &Restart{}, Cleanup: &Cleanup{}}); err == nil {
+		t.Error("a restart with a cleanup was encoded")
+	}
+}
