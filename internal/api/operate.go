@@ -27,8 +27,7 @@ const (
 	// OpBan adds location cli-ban-ID-on-NODE (-INFINITY), on Node or, if
 	// that is "", where the resource runs.
 	OpBan OpKind = "ban"
-	// OpClear removes the runtime constraints that move, ban and restart
-	// added for the resource: all of them, or with a Node those on it.
+	// OpClear removes the runtime constraints that move and ban added for the resource: all of them, or with a Node those on it.
 	OpClear OpKind = "clear"
 	// OpCleanup forgets the resource's failures (on Node, or everywhere)
 	// and unblocks it; a group's members are all cleaned up.
@@ -64,9 +63,8 @@ type TargetRequest struct {
 // RestartRequest is the body of POST /v1/resources/{id}/restart. An empty
 // body means the default timeout.
 type RestartRequest struct {
-	// Timeout is a Go duration ("90s"): how long the whole restart may
-	// take before it is abandoned (its temporary constraints are then
-	// removed, and the cluster places the resource as usual).
+	// Timeout is a Go duration ("90s"): how long to wait for the resource
+	// to run again before answering 504 (the request stays committed).
 	Timeout string `json:"timeout,omitempty"`
 }
 

@@ -333,7 +333,7 @@ func TestOperatorHelp(t *testing.T) {
 		{[]string{"resource", "ban", "--help"}, []string{"Examples:", "vigil resource ban web n1"}},
 		{[]string{"resource", "clear", "--help"}, []string{"Examples:", "--node"}},
 		{[]string{"resource", "cleanup", "--help"}, []string{"Examples:", "vigil resource cleanup web --node n1"}},
-		{[]string{"resource", "restart", "--help"}, []string{"Examples:", "--timeout", "cli-restart-ID-on-NODE"}},
+		{[]string{"resource", "restart", "--help"}, []string{"Examples:", "--timeout", "one committed command"}},
 		{[]string{"resource", "list", "--help"}, []string{"Examples:", "-o json"}},
 		{[]string{"resource", "show", "--help"}, []string{"Examples:", "vigil resource show web"}},
 		{[]string{"node", "--help"}, []string{"Examples:", "standby", "unstandby", "maintenance", "unmaintenance"}},

@@ -83,9 +83,9 @@ resource clear ID, even if NODE is the last node left.`,
 	clear := &cobra.Command{
 		Use:   "clear ID",
 		Short: "Remove the constraints that move and ban added",
-		Long: `Remove the runtime constraints of a resource (or group) that move, ban
-and an interrupted restart added: all of them, or with --node only those on
-that node. The configured constraints are not touched.`,
+		Long: `Remove the runtime constraints of a resource (or group) that move and ban
+added: all of them, or with --node only those on that node. The configured
+constraints are not touched.`,
 		Example: `  vigil resource clear web
   vigil resource clear web --node n1`,
 		Args: cobra.ExactArgs(1),
@@ -123,12 +123,13 @@ what depends on it (an INFINITY colocation, a mandatory order) is stopped
 and started with it, as in Pacemaker. The command waits until the resource
 runs again.
 
-vigil does it with temporary bans (cli-restart-ID-on-NODE): first on every
-other node, so the resource cannot go elsewhere, then on its own node, so
-it stops; then the ban on its own node is lifted and it starts there, and
-the others are lifted. If it cannot stop or start, or --timeout passes, the
-bans are removed and the cluster places it as usual; vigil resource clear
-ID removes any that a lost connection left behind.`,
+The request is one committed command: the executor on the node where the
+resource runs stops it (and its dependents, in reverse) and starts them
+again in order, as one operation, so nothing moves meanwhile. It counts
+no failure. A stop that fails leaves the resource blocked, as any failed
+stop does; a start that fails counts as any failed start. If --timeout
+passes first, the command says what is still pending; the request stays
+committed.`,
 		Example: `  vigil resource restart web
   vigil resource restart web --timeout 5m`,
 		Args: cobra.ExactArgs(1),
@@ -140,7 +141,7 @@ ID removes any that a lost connection left behind.`,
 			return e.operate(cmd, socket, restartOut, api.Operation{Kind: api.OpRestart, Resource: args[0], Timeout: timeout}, timeout+writeTimeout)
 		},
 	}
-	restart.Flags().DurationVar(&timeout, "timeout", defaultRestartTimeout, "give up (and lift the temporary bans) after this long")
+	restart.Flags().DurationVar(&timeout, "timeout", defaultRestartTimeout, "stop waiting after this long (the request stays committed)")
 	outputFlag(restart, &restartOut)
 
 	c.AddCommand(clear, cleanup, restart)
