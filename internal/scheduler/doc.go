@@ -18,8 +18,11 @@
 // -INFINITY term saying why ("node offline", "node in standby", "node in
 // maintenance"). A node absent from State.Nodes, or in any committed state
 // but online, is offline, and what ran there counts as not running: its
-// recovery is a start elsewhere ("node n1 is offline"). Fencing and leases
-// (invariant 1) are the coordinator's business, not the scheduler's.
+// recovery is a start elsewhere ("node n1 is offline"), unless the node is
+// in Input.Held: its lease may still be valid, so what ran there is left
+// where it is, like a blocked resource, until the lease has certainly
+// ended (invariant 1). Whether a lease has ended, and fencing, are the
+// coordinator's business; the scheduler only follows Held.
 //
 // # Scores
 //

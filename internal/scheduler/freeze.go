@@ -6,9 +6,10 @@ import (
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
-// freeze marks what the scheduler must not touch: blocked resources and
-// what depends on them, resources on maintenance nodes, and the other
-// members of their groups. Their placement is where they are now, and they
+// freeze marks what the scheduler must not touch: blocked resources,
+// resources on an offline node that may still hold its lease, and what
+// depends on them; resources on maintenance nodes; and the other members
+// of their groups. Their placement is where they are now, and they
 // count against their nodes for tie-breaking.
 func (s *sched) freeze() {
 	var queue []int // units frozen because something in them is blocked
@@ -25,7 +26,7 @@ func (s *sched) freeze() {
 			continue
 		}
 		for _, m := range u.members {
-			if s.res[m].rec.State == model.ResourceBlocked {
+			if s.res[m].rec.State == model.ResourceBlocked || s.res[m].held {
 				cause = m
 				u.root = fmt.Sprintf("%s: %s", s.res[m].r.ID, s.res[m].why)
 				queue = append(queue, ui)

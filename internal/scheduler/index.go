@@ -65,6 +65,7 @@ type rsc struct {
 	rec      model.ResourceRecord
 
 	frozen bool // no action; target stays cur (or its blocked node)
+	held   bool // frozen because its offline node's lease may be valid
 	target int
 	why    string
 }
@@ -274,6 +275,12 @@ func (s *sched) current(x *rsc) {
 			return
 		}
 		n, ok := s.nodeIdx[rec.Node]
+		if until, held := s.in.Held[rec.Node]; ok && s.gone[n] && held {
+			// It may still run there: leave it, and what depends on it.
+			x.frozen, x.held, x.cur = true, true, n
+			x.why = fmt.Sprintf("node %s is offline but may still hold its lease (until %s): not recovered yet", rec.Node, until.UTC().Format("15:04:05.000"))
+			return
+		}
 		if !ok || s.gone[n] {
 			x.lostFrom = rec.Node
 			x.lostWhy = fmt.Sprintf("node %s is offline", rec.Node)

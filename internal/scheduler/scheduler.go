@@ -22,6 +22,13 @@ type Input struct {
 	Quorum bool
 	// Now is used only to expire fail counts (Meta.FailureTimeout).
 	Now time.Time
+	// Held are the offline nodes whose lease may still be valid, each with
+	// the instant (the deciding node's clock) after which it has certainly
+	// ended. What runs, or failed, on such a node may still run there, so
+	// it is left where it is, with what depends on it, and not recovered
+	// elsewhere until then (invariant 1). The coordinator computes it from
+	// the renewals it observed; nil means no node is held.
+	Held map[model.NodeID]time.Time
 }
 
 // Schedule decides where every resource should run, the ordered actions

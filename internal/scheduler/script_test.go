@@ -294,6 +294,19 @@ func (sc *script) run(line string) error {
 		st.FailCounts[r][model.NodeID(pos[1])] = model.FailCount{Count: n, Last: last}
 	case "quorum":
 		sc.in.Quorum = len(args) == 0 || args[0] != "no"
+	case "held":
+		// held NODE +DURATION: NODE's lease may be valid until now+DURATION.
+		if len(args) != 2 {
+			return fmt.Errorf("held NODE +DURATION")
+		}
+		d, err := time.ParseDuration(strings.TrimPrefix(args[1], "+"))
+		if err != nil {
+			return err
+		}
+		if sc.in.Held == nil {
+			sc.in.Held = map[model.NodeID]time.Time{}
+		}
+		sc.in.Held[model.NodeID(args[0])] = sc.in.Now.Add(d)
 	case "now":
 		if len(args) != 1 {
 			return fmt.Errorf("now +DURATION")
