@@ -133,6 +133,8 @@ func TestProfile(t *testing.T) {
 		RaftHeartbeatTimeout:   500 * time.Millisecond,
 		RaftElectionTimeout:    500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 250 * time.Millisecond,
+		Lease:                  time.Second,
+		LeaseRenew:             200 * time.Millisecond,
 	}
 	if d := cmp.Diff(want, lan); d != "" {
 		t.Errorf("lan (-want +got):\n%s", d)
@@ -150,6 +152,8 @@ func TestProfile(t *testing.T) {
 		RaftHeartbeatTimeout:   2500 * time.Millisecond,
 		RaftElectionTimeout:    2500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 1500 * time.Millisecond,
+		Lease:                  5 * time.Second,
+		LeaseRenew:             time.Second,
 	}
 	if d := cmp.Diff(want, wan); d != "" {
 		t.Errorf("wan (-want +got):\n%s", d)
@@ -335,6 +339,8 @@ func TestRoundTrip(t *testing.T) {
 		RaftHeartbeatTimeout:   time.Second,
 		RaftElectionTimeout:    1001 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 999 * time.Microsecond * 1000,
+		Lease:                  3*time.Second + time.Millisecond,
+		LeaseRenew:             time.Second,
 	}
 	configs["overrides and quoting"] = odd
 

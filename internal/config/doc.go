@@ -29,6 +29,9 @@
 //	  raft_heartbeat_timeout: 500ms     # >= 10ms
 //	  raft_election_timeout: 500ms      # >= 10ms and >= raft_heartbeat_timeout
 //	  raft_leader_lease_timeout: 250ms  # >= 10ms and <= raft_heartbeat_timeout
+//	  lease: 1s                # >= 100ms: a node holds resources only this long after a
+//	                           # renewal it committed through Raft (wan: 5s)
+//	  lease_renew: 200ms       # how often it renews; lease >= 3 * lease_renew (wan: 1s)
 //	ports:                     # optional; all different
 //	  heartbeat: 5405          # UDP
 //	  raft: 5406               # TCP

@@ -17,6 +17,7 @@ const (
 	minSecret      = 16       // bytes
 	maxSecretFile  = 64 << 10 // bytes; a secret file is one short line
 	minRaftTimeout = 10 * time.Millisecond
+	minLease       = 100 * time.Millisecond
 	maxIDLen       = 64 // resource, group and constraint ids
 	maxAttrKeyLen  = 32 // node attribute names
 	targetStarted  = "started"
@@ -177,6 +178,8 @@ func timingFields(t *model.Timing) []timingField {
 		{"raft_heartbeat_timeout", &t.RaftHeartbeatTimeout, minRaftTimeout},
 		{"raft_election_timeout", &t.RaftElectionTimeout, minRaftTimeout},
 		{"raft_leader_lease_timeout", &t.RaftLeaderLeaseTimeout, minRaftTimeout},
+		{"lease", &t.Lease, minLease},
+		{"lease_renew", &t.LeaseRenew, 0},
 	}
 }
 
@@ -232,6 +235,8 @@ func Profile(name string) (model.Timing, bool) {
 			RaftHeartbeatTimeout:   500 * time.Millisecond,
 			RaftElectionTimeout:    500 * time.Millisecond,
 			RaftLeaderLeaseTimeout: 250 * time.Millisecond,
+			Lease:                  time.Second,
+			LeaseRenew:             200 * time.Millisecond,
 		}, true
 	case "wan":
 		return model.Timing{
@@ -243,6 +248,8 @@ func Profile(name string) (model.Timing, bool) {
 			RaftHeartbeatTimeout:   2500 * time.Millisecond,
 			RaftElectionTimeout:    2500 * time.Millisecond,
 			RaftLeaderLeaseTimeout: 1500 * time.Millisecond,
+			Lease:                  5 * time.Second,
+			LeaseRenew:             time.Second,
 		}, true
 	}
 	return model.Timing{}, false

@@ -90,6 +90,10 @@ type Timing struct {
 	RaftHeartbeatTimeout   time.Duration
 	RaftElectionTimeout    time.Duration
 	RaftLeaderLeaseTimeout time.Duration
+	// Lease is how long a renewal committed through Raft lets a node hold
+	// its resources (invariant 1); LeaseRenew is how often it renews.
+	Lease      time.Duration
+	LeaseRenew time.Duration
 }
 
 // Ports are the cluster-wide port numbers every node listens on, on each of
