@@ -58,6 +58,11 @@ type ClusterState struct {
 	// request's node stops and starts it again, with what depends on it,
 	// each time the count changes.
 	Restarts map[ResourceID]RestartRequest `json:"restarts,omitempty"`
+	// Leases counts each node's committed lease renewals. The count means
+	// nothing by itself: the leader notes when it sees a node's count
+	// change, and a node's lease has certainly ended a lease (plus clock
+	// drift) after the last change it saw (invariant 1, package lease).
+	Leases map[NodeID]uint64 `json:"leases,omitempty"`
 	// Config is the resource configuration an operator applied at run time
 	// (`vigil config apply`); nil until the first apply, when the config
 	// file's own resource part rules. It is never changed in place: each
@@ -153,6 +158,12 @@ func (s ClusterState) Clone() ClusterState {
 	}
 	for k, v := range s.Targets {
 		c.Targets[k] = v
+	}
+	if s.Leases != nil {
+		c.Leases = make(map[NodeID]uint64, len(s.Leases))
+		for k, v := range s.Leases {
+			c.Leases[k] = v
+		}
 	}
 	if s.Restarts != nil { // nil stays nil: most states never see a restart
 		c.Restarts = make(map[ResourceID]RestartRequest, len(s.Restarts))

@@ -21,6 +21,7 @@ type Command struct {
 	Restart   *Restart      `json:"restart,omitempty"`
 	Placement *Placement    `json:"placement,omitempty"`
 	Config    *ConfigChange `json:"config,omitempty"`
+	Renew     *Renew        `json:"renew,omitempty"`
 }
 
 // ConfigChange replaces the resource configuration (`vigil config apply`). It
@@ -34,6 +35,13 @@ type ConfigChange struct {
 	Base      uint64               `json:"base"`
 	At        time.Time            `json:"at"`
 	By        string               `json:"by,omitempty"`
+}
+
+// Renew is a node's lease renewal: committing it raises the node's count.
+// It changes nothing the scheduler reads, so it leaves the Epoch (and the
+// placement fresh).
+type Renew struct {
+	Node model.NodeID `json:"node"`
 }
 
 // ErrConflict is returned for a ConfigChange whose Base is not the version in
@@ -135,7 +143,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil, c.Renew != nil} {
 		if set {
 			n++
 		}
@@ -155,7 +163,7 @@ func apply(st *model.ClusterState, c Command) error {
 	if c.Config != nil && c.Config.Base != st.ConfigVersion() {
 		return fmt.Errorf("%w: based on version %d, version %d is in force", ErrConflict, c.Config.Base, st.ConfigVersion())
 	}
-	if c.Placement == nil && c.Restart == nil {
+	if c.Placement == nil && c.Restart == nil && c.Renew == nil {
 		st.Epoch++
 	}
 	switch {
@@ -177,6 +185,11 @@ func apply(st *model.ClusterState, c Command) error {
 			rec.Maintenance = *f.Maintenance
 		}
 		st.Nodes[f.Node] = rec
+	case c.Renew != nil:
+		if st.Leases == nil {
+			st.Leases = map[model.NodeID]uint64{}
+		}
+		st.Leases[c.Renew.Node]++
 	case c.Report != nil:
 		applyReport(st, *c.Report)
 	case c.Cleanup != nil:

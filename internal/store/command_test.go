@@ -203,3 +203,31 @@ func TestRestart(t *testing.T) {
 		t.Error("a restart with a cleanup was encoded")
 	}
 }
+
+// A renewal raises its node's count and leaves the placement fresh.
+func TestRenew(t *testing.T) {
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}, Epoch: 4, PlacedEpoch: 4}
+	for i := 0; i < 3; i++ {
+		if err := (Command{Renew: &Renew{Node: "n1"}}).ApplyTo(&st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (Command{Renew: &Renew{Node: "n2"}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Leases["n1"] != 3 || st.Leases["n2"] != 1 || !st.Fresh() || st.Epoch != 4 {
+		t.Errorf("leases %v, epoch %d placed %d; want n1=3 n2=1 and a fresh placement", st.Leases, st.Epoch, st.PlacedEpoch)
+	}
+	c := st.Clone()
+	c.Leases["n1"] = 9
+	if st.Leases["n1"] != 3 {
+		t.Error("Clone shares Leases")
+	}
+	b, err := encodeCommand(Command{Renew: &Renew{Node: "n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeCommand(b); err != nil || got.Renew == nil || got.Renew.Node != "n1" {
+		t.Errorf("round trip: %+v, %v", got, err)
+	}
+}
