@@ -119,6 +119,8 @@ var (
 	allowRules = []allowRule{
 		{"internal/model", nil},
 		{"internal/quorum", nil},
+		{"internal/lease", nil},
+		{"internal/scheduler", []string{"internal/model"}},
 		{"internal/config", []string{"internal/model", "go.yaml.in/yaml/v3"}},
 		{"internal/detect", []string{"internal/model", "golang.org/x/sys"}},
 	}
