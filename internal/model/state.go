@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // NodeState is a node's liveness as seen by heartbeats, or as committed by
 // the coordinator.
@@ -63,6 +66,11 @@ type ClusterState struct {
 	// change, and a node's lease has certainly ended a lease (plus clock
 	// drift) after the last change it saw (invariant 1, package lease).
 	Leases map[NodeID]uint64 `json:"leases,omitempty"`
+	// LeaseGens counts the takeovers of each node's lease: a placement that
+	// moves resources off a node whose lease ended raises it, and a renewal
+	// sent before the node saw that (a lower generation) is refused, so
+	// that no renewal in flight revives a lease the cluster took over.
+	LeaseGens map[NodeID]uint64 `json:"lease_gens,omitempty"`
 	// Config is the resource configuration an operator applied at run time
 	// (`vigil config apply`); nil until the first apply, when the config
 	// file's own resource part rules. It is never changed in place: each
@@ -160,10 +168,10 @@ func (s ClusterState) Clone() ClusterState {
 		c.Targets[k] = v
 	}
 	if s.Leases != nil {
-		c.Leases = make(map[NodeID]uint64, len(s.Leases))
-		for k, v := range s.Leases {
-			c.Leases[k] = v
-		}
+		c.Leases = maps.Clone(s.Leases)
+	}
+	if s.LeaseGens != nil {
+		c.LeaseGens = maps.Clone(s.LeaseGens)
 	}
 	if s.Restarts != nil { // nil stays nil: most states never see a restart
 		c.Restarts = make(map[ResourceID]RestartRequest, len(s.Restarts))

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/model"
@@ -42,7 +44,17 @@ type ConfigChange struct {
 // placement fresh).
 type Renew struct {
 	Node model.NodeID `json:"node"`
+	// Gen is the node's lease generation as the node had applied it when
+	// it sent the renewal; one below the committed generation is refused
+	// with ErrFenced (the cluster took the lease over meanwhile).
+	Gen uint64 `json:"gen"`
 }
+
+// ErrFenced refuses a renewal sent before a takeover of the node's lease.
+var ErrFenced = errors.New("lease taken over")
+
+// ErrRenewed refuses a takeover of a lease that was renewed meanwhile.
+var ErrRenewed = errors.New("lease renewed since it was judged ended")
 
 // ErrConflict is returned for a ConfigChange whose Base is not the version in
 // force.
@@ -53,6 +65,11 @@ var ErrConflict = errors.New("configuration changed meanwhile")
 type Placement struct {
 	Targets map[model.ResourceID]model.NodeID `json:"targets"`
 	Epoch   uint64                            `json:"epoch"`
+	// Takeover lists the nodes whose lease the coordinator judged ended,
+	// each with the renewal count it judged on. The placement applies only
+	// if no listed node renewed since (else ErrRenewed, and nothing
+	// changes); it then raises their lease generations (invariant 1).
+	Takeover map[model.NodeID]uint64 `json:"takeover,omitempty"`
 }
 
 // NodeState records a node's liveness as the coordinator observed it. It
@@ -163,6 +180,16 @@ func apply(st *model.ClusterState, c Command) error {
 	if c.Config != nil && c.Config.Base != st.ConfigVersion() {
 		return fmt.Errorf("%w: based on version %d, version %d is in force", ErrConflict, c.Config.Base, st.ConfigVersion())
 	}
+	if r := c.Renew; r != nil && r.Gen < st.LeaseGens[r.Node] {
+		return fmt.Errorf("renew %s: %w (generation %d, sent at %d)", r.Node, ErrFenced, st.LeaseGens[r.Node], r.Gen)
+	}
+	if p := c.Placement; p != nil {
+		for _, n := range slices.Sorted(maps.Keys(p.Takeover)) {
+			if st.Leases[n] != p.Takeover[n] {
+				return fmt.Errorf("take over %s: %w (renewal %d, judged on %d)", n, ErrRenewed, st.Leases[n], p.Takeover[n])
+			}
+		}
+	}
 	if c.Placement == nil && c.Restart == nil && c.Renew == nil {
 		st.Epoch++
 	}
@@ -208,6 +235,12 @@ func apply(st *model.ClusterState, c Command) error {
 			}
 		}
 		st.PlacedEpoch = c.Placement.Epoch
+		for n := range c.Placement.Takeover {
+			if st.LeaseGens == nil {
+				st.LeaseGens = map[model.NodeID]uint64{}
+			}
+			st.LeaseGens[n]++
+		}
 	default:
 		return errors.New("apply: empty command")
 	}

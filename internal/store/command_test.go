@@ -231,3 +231,39 @@ func TestRenew(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", got, err)
 	}
 }
+
+// A takeover applies only on the renewal count it was judged on, raises
+// the generation, and a renewal sent before it is refused: no renewal in
+// flight revives a lease the cluster took over (invariant 1).
+func TestTakeoverFencesRenewals(t *testing.T) {
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}
+	renew := func(gen uint64) error { return (Command{Renew: &Renew{Node: "n1", Gen: gen}}).ApplyTo(&st) }
+	take := func(count uint64) error {
+		return (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n2"}, Takeover: map[model.NodeID]uint64{"n1": count}}}).ApplyTo(&st)
+	}
+	if err := renew(0); err != nil {
+		t.Fatal(err)
+	}
+	before := st.Clone()
+	if err := take(0); !errors.Is(err, ErrRenewed) {
+		t.Fatalf("a takeover judged on count 0 after a renewal: %v, want ErrRenewed", err)
+	}
+	if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("a refused takeover changed the state:\n%s", d)
+	}
+	if err := take(1); err != nil {
+		t.Fatal(err)
+	}
+	if st.LeaseGens["n1"] != 1 || st.Targets["web"] != "n2" {
+		t.Fatalf("after the takeover: gens %v targets %v", st.LeaseGens, st.Targets)
+	}
+	if err := renew(0); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a renewal sent before the takeover: %v, want ErrFenced", err)
+	}
+	if st.Leases["n1"] != 1 {
+		t.Fatalf("a fenced renewal counted: %v", st.Leases)
+	}
+	if err := renew(1); err != nil || st.Leases["n1"] != 2 {
+		t.Fatalf("a renewal that knows the takeover: %v, leases %v", err, st.Leases)
+	}
+}
