@@ -87,6 +87,7 @@ func NewHandler(b Backend, token string) *Handler {
 	})
 	h.routeOperator(b)
 	h.routeConfig(b)
+	h.routeLease(b)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/lease"
 	"github.com/vigil-ha/vigil/internal/model"
 	"github.com/vigil-ha/vigil/internal/store"
 )
@@ -105,14 +106,22 @@ type Config struct {
 	// the committed state carries (model.ClusterState.Effective).
 	Cluster model.Config
 	// Schedule computes a plan; the daemon passes scheduler.Schedule.
-	Schedule func(model.Config, model.ClusterState, time.Time) model.Plan
-	Now      func() time.Time // nil: time.Now
-	Log      *slog.Logger     // nil: discard
+	// held are the offline nodes whose lease may still be valid, until
+	// when (scheduler.Input.Held).
+	Schedule func(cfg model.Config, st model.ClusterState, now time.Time, held map[model.NodeID]time.Time) model.Plan
+	// Lease is the nodes' lease (invariant 1): what ran on a lost node is
+	// recovered only once its lease has certainly ended, judged from the
+	// renewals this node applied. A zero Duration turns leases off (tests
+	// of other things); the daemon always sets it.
+	Lease lease.Config
+	Now   func() time.Time // nil: time.Now
+	Log   *slog.Logger     // nil: discard
 }
 
 // Coordinator is the leader's loop.
 type Coordinator struct {
-	cfg Config
+	cfg    Config
+	leases renewals // owned by Run
 
 	mu   sync.Mutex
 	plan model.Plan // the newest plan, for explain and status
@@ -135,6 +144,11 @@ func New(cfg Config) (*Coordinator, error) {
 		return nil, errors.New("coordinator: Store and Observe are required")
 	case cfg.Tick <= 0:
 		return nil, errors.New("coordinator: Tick must be positive")
+	}
+	if cfg.Lease.Duration != 0 {
+		if err := cfg.Lease.Validate(); err != nil {
+			return nil, fmt.Errorf("coordinator: lease: %w", err)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -174,6 +188,9 @@ func (c *Coordinator) storeChanged() <-chan struct{} {
 // reconcile commits the node changes the leader observes, then the
 // placement of the state that results.
 func (c *Coordinator) reconcile() {
+	if c.cfg.Lease.Duration != 0 {
+		c.leases.observe(c.cfg.Cluster.Nodes, c.cfg.Store.State(), c.cfg.Now())
+	}
 	if !c.cfg.Store.IsLeader() {
 		return
 	}
@@ -194,17 +211,28 @@ func (c *Coordinator) commitPlacement() {
 	if len(cfg.Resources) == 0 && len(st.Targets) == 0 {
 		return // nothing to place, and nothing placed to take back
 	}
-	plan := c.cfg.Schedule(cfg, st, c.cfg.Now())
+	now := c.cfg.Now()
+	var j judgement
+	if c.cfg.Lease.Duration != 0 {
+		c.leases.observe(c.cfg.Cluster.Nodes, st, now)
+		j = c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease)
+	}
+	plan := c.cfg.Schedule(cfg, j.scheduled(st), now, j.held)
 	c.mu.Lock()
 	c.plan = plan
 	c.mu.Unlock()
 	if st.Fresh() && sameTargets(st.Targets, plan.Placement) {
 		return
 	}
-	cmd := store.Command{Placement: &store.Placement{Targets: plan.Placement, Epoch: st.Epoch}}
+	// The takeover is checked at commit: if a listed node renewed since,
+	// the placement is refused whole and the next round judges again.
+	cmd := store.Command{Placement: &store.Placement{Targets: plan.Placement, Epoch: st.Epoch, Takeover: j.takeover}}
 	if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
 		c.cfg.Log.Warn("commit placement", "err", err)
 		return
+	}
+	if len(j.takeover) > 0 {
+		c.cfg.Log.Info("leases taken over", "nodes", names(j.takeover))
 	}
 	for _, a := range plan.Actions {
 		c.cfg.Log.Info("placement", "resource", a.Resource, "op", a.Kind, "node", a.Node, "from", a.From, "reason", a.Reason)

@@ -166,7 +166,7 @@ func TestPlacementCommittedWhenChangedOrStale(t *testing.T) {
 		Self: "n1", Store: st, Tick: time.Second,
 		Observe: func() map[model.NodeID]model.NodeState { return map[model.NodeID]model.NodeState{"n1": "online"} },
 		Cluster: model.Config{Resources: []model.Resource{{ID: "web"}}},
-		Schedule: func(_ model.Config, _ model.ClusterState, _ time.Time) model.Plan {
+		Schedule: func(_ model.Config, _ model.ClusterState, _ time.Time, _ map[model.NodeID]time.Time) model.Plan {
 			return model.Plan{Placement: map[model.ResourceID]model.NodeID{"web": target}}
 		},
 	})

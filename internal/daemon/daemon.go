@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg Config) error {
 	coord, err := coordinator.New(coordinator.Config{
 		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: det.Changes(),
 		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
-		Cluster: cfg.Cluster, Schedule: n.schedule,
+		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseConfig(cfg.Cluster.Timing),
 	})
 	if err != nil {
 		return err
@@ -122,9 +122,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer closeAgents(reg, log)
 	n.setAgents(reg)
+	keeper := &leaseKeeper{n: n, cfg: leaseConfig(cfg.Cluster.Timing), log: log.With("component", "lease"),
+		gen: st.State().LeaseGens[cfg.Self]}
+	g.Go(func() error { return keeper.Run(gctx, cfg.Cluster.Timing.LeaseRenew) })
 	ex, err := executor.New(executor.Config{
 		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
-		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(),
+		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(), Lease: keeper,
 		Tick: executorTick, Log: log.With("component", "executor"),
 	})
 	if err != nil {
@@ -175,8 +178,8 @@ const executorTick = 500 * time.Millisecond
 // schedule places resources for the coordinator. Quorum is this node's
 // own count, so that a leader which can no longer see a majority follows
 // no-quorum-policy even before raft notices (invariant 4).
-func (n *node) schedule(cfg model.Config, st model.ClusterState, now time.Time) model.Plan {
-	return scheduler.Schedule(scheduler.Input{Config: cfg, State: st, Quorum: n.vote(n.observe()).Quorate, Now: now})
+func (n *node) schedule(cfg model.Config, st model.ClusterState, now time.Time, held map[model.NodeID]time.Time) model.Plan {
+	return scheduler.Schedule(scheduler.Input{Config: cfg, State: st, Quorum: n.vote(n.observe()).Quorate, Now: now, Held: held})
 }
 
 func (n *node) setStore(s *store.Store) {

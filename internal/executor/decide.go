@@ -425,3 +425,51 @@ func RestartSet(cfg model.Config, id model.ResourceID) []model.ResourceID {
 	}
 	return out
 }
+
+// leaseGate keeps ops within this node's lease (invariant 1). When the
+// lease must be given up, every resource that may run here and is not
+// busy is stopped at once, in parallel and regardless of order (a VIP
+// must not wait for the service behind it), and nothing else is done;
+// no-quorum-policy freeze keeps resources only this long. While a start
+// could not be stopped in time, no start or restart begins. Probes and
+// monitors go on. It is pure.
+func leaseGate(v view, ops []op, ran map[model.ResourceID]model.Resource, mayStart, mustStop bool) []op {
+	if v.st.Nodes[v.self].Maintenance {
+		return ops // hands off: the operator holds what runs there
+	}
+	if mustStop {
+		var out []op
+		stopping := map[model.ResourceID]bool{}
+		add := func(r model.Resource) {
+			if stopping[r.ID] || v.busy[r.ID] || v.local[r.ID] == model.HealthStopped {
+				return
+			}
+			stopping[r.ID] = true
+			out = append(out, op{kind: opStop, res: r, reason: "lease ending: stop before it does"})
+		}
+		for _, r := range v.cfg.Resources {
+			if _, probed := v.local[r.ID]; probed {
+				add(r)
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(ran)) {
+			add(ran[id])
+		}
+		for _, o := range ops {
+			if (o.kind == opProbe || o.kind == opMonitor) && !stopping[o.res.ID] {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	if mayStart {
+		return ops
+	}
+	var out []op
+	for _, o := range ops {
+		if o.kind != opStart && o.kind != opRestart {
+			out = append(out, o)
+		}
+	}
+	return out
+}

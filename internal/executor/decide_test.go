@@ -382,3 +382,35 @@ func TestRestarts(t *testing.T) {
 		})
 	}
 }
+
+// The lease gate: when the lease must be given up everything that may run
+// here stops at once, whatever the order constraints; while a start could
+// not be stopped in time, nothing starts; maintenance is hands off.
+func TestLeaseGate(t *testing.T) {
+	cfg := testConfig()
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: "online"}}}
+	ops := []op{{kind: opStart, res: res("web", "g")}, {kind: opRestart, res: res("db", "")}, {kind: opMonitor, res: res("ip", "g")}, {kind: opProbe, res: res("x", "")}}
+	str := func(os []op) string {
+		var s []string
+		for _, o := range os {
+			s = append(s, string(o.kind)+" "+string(o.res.ID))
+		}
+		return strings.Join(s, "; ")
+	}
+	v := view{self: "n1", cfg: cfg, st: st, local: h{"db": run, "ip": run, "web": stop}, busy: map[model.ResourceID]bool{}}
+	if got := str(leaseGate(v, ops, nil, true, false)); got != "start web; restart db; monitor ip; probe x" {
+		t.Errorf("a valid lease changes nothing: %s", got)
+	}
+	if got := str(leaseGate(v, ops, nil, false, false)); got != "monitor ip; probe x" {
+		t.Errorf("no room to start: %s", got)
+	}
+	removed := map[model.ResourceID]model.Resource{"old": res("old", "")}
+	v.local["old"] = run
+	if got := str(leaseGate(v, ops, removed, false, true)); got != "stop db; stop ip; stop old; probe x" {
+		t.Errorf("the lease ends: %s", got)
+	}
+	v.st.Nodes["n1"] = model.NodeRecord{State: "online", Maintenance: true}
+	if got := str(leaseGate(v, ops, nil, false, true)); got != str(ops) {
+		t.Errorf("maintenance: %s", got)
+	}
+}

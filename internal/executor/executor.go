@@ -48,9 +48,25 @@ type Config struct {
 	// records this node with this Boot; probes, monitors and the
 	// no-quorum-policy stop go on meanwhile. 0 does not wait.
 	Boot uint64
-	Tick time.Duration    // how often to reconcile without a change; required
-	Now  func() time.Time // nil: time.Now
-	Log  *slog.Logger     // nil: discard
+	// Lease, if not nil, is this node's lease (invariant 1): nothing starts
+	// unless it may, and everything stops when it must.
+	Lease Lease
+	Tick  time.Duration    // how often to reconcile without a change; required
+	Now   func() time.Time // nil: time.Now
+	Log   *slog.Logger     // nil: discard
+}
+
+// Lease is this node's lease on its resources, as the executor asks it.
+type Lease interface {
+	// MayStart reports whether a start begun at now could still be stopped
+	// before the lease ends. Concurrency-safe, non-blocking.
+	MayStart(now time.Time) bool
+	// MustStop reports whether what runs here must stop at now so that it
+	// stops before the lease ends. Concurrency-safe, non-blocking.
+	MustStop(now time.Time) bool
+	// StopAt is when MustStop turns true, as known now (zero if it is
+	// true already). Concurrency-safe, non-blocking.
+	StopAt() time.Time
 }
 
 // FatalFailCount is what a failed start adds to a fail count: as in
@@ -171,6 +187,15 @@ func (e *Executor) Run(ctx context.Context) error {
 		if !st.Nodes[e.cfg.Self].Maintenance {
 			ops = append(ops, e.dueMonitors(v, nextMonitor, now)...)
 		}
+		var stopAt <-chan time.Time // wakes the loop when the lease must be given up
+		var stopTimer *time.Timer
+		if e.cfg.Lease != nil {
+			ops = leaseGate(v, ops, e.ran, e.cfg.Lease.MayStart(now), e.cfg.Lease.MustStop(now))
+			if at := e.cfg.Lease.StopAt(); !at.IsZero() {
+				stopTimer = time.NewTimer(at.Sub(now))
+				stopAt = stopTimer.C
+			}
+		}
 		for _, o := range ops {
 			busy[o.res.ID] = true
 			for _, r := range o.chain {
@@ -203,6 +228,10 @@ func (e *Executor) Run(ctx context.Context) error {
 			}
 		case <-changed:
 		case <-tick.C:
+		case <-stopAt:
+		}
+		if stopTimer != nil {
+			stopTimer.Stop()
 		}
 	}
 }

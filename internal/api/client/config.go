@@ -33,3 +33,9 @@ func (c *Client) CommitConfig(ctx context.Context, change []byte) error {
 	var ok map[string]bool
 	return c.do(ctx, http.MethodPost, "/v1/internal/config", json.RawMessage(change), &ok)
 }
+
+// Renew sends a lease renewal to the leader's POST /v1/internal/renew.
+func (c *Client) Renew(ctx context.Context, r api.Renew) error {
+	var ok map[string]bool
+	return c.do(ctx, http.MethodPost, "/v1/internal/renew", r, &ok)
+}

@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/lease"
+	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
+)
+
+// leaseConfig is the lease every node keeps, from the timing profile: a
+// quarter of it to start a resource, a quarter to stop them all (a VIP
+// goes in milliseconds; a service slower to stop than that may outlive
+// the lease, which only fencing can cover).
+func leaseConfig(t model.Timing) lease.Config {
+	return lease.Config{Duration: t.Lease, StartBudget: t.Lease / 4, StopBudget: t.Lease / 4}
+}
+
+// leaseKeeper renews this node's lease through the leader and answers the
+// executor's questions about it (executor.Lease). Invariant 1 rests on
+// it: a renewal counts only once its commit succeeded, and a takeover the
+// node sees in the committed state revokes the lease at once.
+type leaseKeeper struct {
+	n   *node
+	cfg lease.Config
+	log *slog.Logger
+
+	mu  sync.Mutex
+	h   lease.Holder
+	gen uint64 // the lease generation the holder's renewals carry
+}
+
+// MayStart implements executor.Lease.
+func (k *leaseKeeper) MayStart(now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.h.MayStart(now, k.cfg)
+}
+
+// MustStop implements executor.Lease.
+func (k *leaseKeeper) MustStop(now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.h.MustStop(now, k.cfg)
+}
+
+// StopAt implements executor.Lease.
+func (k *leaseKeeper) StopAt() time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h.Expiry().IsZero() {
+		return time.Time{}
+	}
+	return k.h.StopAt(k.cfg)
+}
+
+// Run renews the lease every renew interval until ctx ends. Each attempt
+// is bounded by the interval, so at most one is in flight.
+func (k *leaseKeeper) Run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	held := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		st := k.n.getStore()
+		if st == nil {
+			continue
+		}
+		gen := st.State().LeaseGens[k.n.cfg.Self]
+		k.mu.Lock()
+		if gen > k.gen {
+			// The cluster took the lease over: nothing we hold is ours, and
+			// no renewal sent before counts.
+			k.h.Revoke()
+			k.gen = gen
+			k.log.Warn("lease taken over by the cluster", "gen", gen)
+		}
+		r := k.h.Sent(time.Now(), k.cfg)
+		k.mu.Unlock()
+
+		rctx, cancel := context.WithTimeout(ctx, every)
+		err := k.renew(rctx, st, gen)
+		cancel()
+		now := time.Now()
+		k.mu.Lock()
+		if err == nil {
+			k.h.Granted(r)
+		}
+		valid := k.h.Valid(now)
+		k.mu.Unlock()
+		if valid != held {
+			held = valid
+			if valid {
+				k.log.Info("lease held", "lease", k.cfg.Duration)
+			} else {
+				k.log.Warn("lease lost", "err", err)
+			}
+		}
+	}
+}
+
+// renew commits one renewal: here if this node leads, else on the leader.
+func (k *leaseKeeper) renew(ctx context.Context, st *store.Store, gen uint64) error {
+	self := k.n.cfg.Self
+	if st.IsLeader() {
+		d := time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			d = time.Until(dl)
+		}
+		return st.Apply(store.Command{Renew: &store.Renew{Node: self, Gen: gen}}, d)
+	}
+	leader, ok := k.n.cfg.Cluster.Node(st.Leader())
+	if !ok {
+		return errors.New("no leader")
+	}
+	var errs []error
+	for _, a := range leader.Addresses {
+		c, err := client.New(client.Config{URL: apiURL(a, k.n.cfg.Cluster.Ports.API), Token: k.n.token, Timeout: time.Second})
+		if err != nil {
+			return err
+		}
+		err = c.Renew(ctx, api.Renew{Node: string(self), Gen: gen})
+		c.Close()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		var apiErr *api.Error
+		if errors.As(err, &apiErr) || ctx.Err() != nil {
+			break // the leader answered, or time is up
+		}
+	}
+	return fmt.Errorf("renew on %s: %w", leader.Name, errors.Join(errs...))
+}
+
+// Renew implements api.LeaseBackend: the leader commits a node's renewal.
+func (n *node) Renew(ctx context.Context, r api.Renew) error {
+	if !n.isNode(model.NodeID(r.Node)) {
+		return &api.Error{Status: http.StatusBadRequest, Field: "node", Message: fmt.Sprintf("unknown node %q", r.Node)}
+	}
+	st := n.getStore()
+	if st == nil {
+		return unavailable("the store is not open yet")
+	}
+	if !st.IsLeader() {
+		return api.Errorf(http.StatusConflict, "not the leader; the leader is %q", st.Leader())
+	}
+	err := st.Apply(store.Command{Renew: &store.Renew{Node: model.NodeID(r.Node), Gen: r.Gen}}, reportTimeout(ctx))
+	if errors.Is(err, store.ErrFenced) {
+		return api.Errorf(http.StatusConflict, "%v", err)
+	}
+	return err
+}
