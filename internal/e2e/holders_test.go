@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// holderSampler looks at every lab node's addresses through netlink, in
+// each node's namespace, every few milliseconds, and records every instant
+// at which more than one node holds the VIP (invariant 1).
+type holderSampler struct {
+	vip   net.IP
+	every time.Duration
+
+	mu       sync.Mutex
+	samples  int
+	overlaps []string      // "12:00:01.234 n1+n2", one per sample with two holders
+	overlap  time.Duration // summed time of samples with two holders
+	gaps     time.Duration // the longest interval between two samples
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// sampleHolders starts a sampler over l's nodes; Stop ends it.
+func (l *labT) sampleHolders(vip string, every time.Duration) *holderSampler {
+	l.t.Helper()
+	s := &holderSampler{vip: net.ParseIP(vip), every: every, stop: make(chan struct{}), done: make(chan struct{})}
+	type nsHandle struct {
+		name string
+		h    *netlink.Handle
+	}
+	var hs []nsHandle
+	for _, n := range l.info().Nodes {
+		ns, err := netns.GetFromPath(filepath.Join("/run/netns", n.Netns))
+		if err != nil {
+			l.t.Fatalf("namespace of %s: %v", n.Name, err)
+		}
+		h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+		ns.Close()
+		if err != nil {
+			l.t.Fatalf("netlink in %s: %v", n.Name, err)
+		}
+		hs = append(hs, nsHandle{n.Name, h})
+	}
+	go func() {
+		defer close(s.done)
+		defer func() {
+			for _, h := range hs {
+				h.h.Close()
+			}
+		}()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		last := time.Now()
+		for i := 0; i < 1_000_000; i++ { // bounded: far beyond any test's length
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+			var holding []string
+			for _, h := range hs {
+				addrs, err := h.h.AddrList(nil, netlink.FAMILY_V4)
+				if err != nil {
+					continue // a node being revived: its namespace is there, its links may not be
+				}
+				for _, a := range addrs {
+					if a.IP.Equal(s.vip) {
+						holding = append(holding, h.name)
+						break
+					}
+				}
+			}
+			now := time.Now()
+			s.mu.Lock()
+			s.samples++
+			s.gaps = max(s.gaps, now.Sub(last))
+			if len(holding) > 1 {
+				s.overlaps = append(s.overlaps, now.Format("15:04:05.000")+" "+strings.Join(holding, "+"))
+				s.overlap += now.Sub(last)
+			}
+			s.mu.Unlock()
+			last = now
+		}
+	}()
+	return s
+}
+
+// Stop ends the sampler and returns what it saw.
+func (s *holderSampler) Stop() (samples int, overlaps []string, overlap, gap time.Duration) {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.samples, slices.Clone(s.overlaps), s.overlap, s.gaps
+}
+
+// Partitioning the node that holds the VIP from the rest (it still reaches
+// the client) never leaves two nodes holding it: the holder's lease runs
+// out and it drops the address before the others take over. Repeated, with
+// the VIP moving each time, while a sampler looks at every node's
+// addresses every 5 ms.
+func TestPartitionNeverTwoHolders(t *testing.T) {
+	l := newLab(t, 3)
+	s := l.sampleHolders("198.18.0.100", 5*time.Millisecond)
+	const trials = 4
+	for i := 1; i <= trials; i++ {
+		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
+		start := time.Now()
+		l.must("lab", "partition", holder)
+		moved := l.answeredBy(fmt.Sprintf("trial %d: the VIP answers from the majority", i), 30*time.Second, func(n string) error {
+			if n == holder {
+				return fmt.Errorf("still answered by %s, cut off from the others", n)
+			}
+			return nil
+		})
+		t.Logf("trial %d: %s -> %s in %s", i, holder, moved, time.Since(start).Round(10*time.Millisecond))
+		l.must("lab", "heal")
+		l.eventually(fmt.Sprintf("trial %d: %s is back", i, holder), 30*time.Second, func() error {
+			st, err := l.status(moved)
+			if err == nil && nodeOf(st, holder).Committed != "online" {
+				err = fmt.Errorf("%s is %q", holder, nodeOf(st, holder).Committed)
+			}
+			return err
+		})
+	}
+	samples, overlaps, overlap, gap := s.Stop()
+	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
+	if len(overlaps) > 0 {
+		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v", len(overlaps), overlap, overlaps)
+	}
+	if samples < 100 {
+		t.Errorf("only %d samples: the sampler did not look often enough to tell", samples)
+	}
+}
+
