@@ -18,6 +18,16 @@ type Status struct {
 	Heartbeat    Counters   `json:"heartbeat"`
 	Profile      string     `json:"profile"`
 	Time         time.Time  `json:"time"`
+	// Lease is the answering node's own lease on its resources.
+	Lease Lease `json:"lease"`
+	// Watchdog is the watchdog device the node feeds, "" if none.
+	Watchdog string `json:"watchdog"`
+}
+
+// Lease is a node's lease as the node itself holds it.
+type Lease struct {
+	Held            bool    `json:"held"`
+	RemainingMillis float64 `json:"remaining_ms"`
 }
 
 // Quorum is how a node counted its partition's votes.

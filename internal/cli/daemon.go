@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,14 +19,21 @@ import (
 )
 
 func (e *env) daemonCmd() *cobra.Command {
-	var cfgPath, nodeName, dataDir, socket, level string
+	var cfgPath, nodeName, dataDir, socket, level, wdPath string
+	var wdTimeout time.Duration
 	c := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node daemon",
 		Long: `Run this host's vigil node: heartbeats to every peer on every link, the
-Raft store (the leader coordinates), quorum, and the API on the unix socket
-and on each of the node's addresses. Logs go to stderr; SIGTERM stops it
-cleanly.
+Raft store (the leader coordinates), quorum, leases, the resources placed
+here, and the API on the unix socket and on each of the node's addresses.
+Logs go to stderr. SIGTERM stops it cleanly: it stops every resource that
+runs here first (its lease ends with it), then exits.
+
+With --watchdog, it feeds the watchdog while it can guarantee its lease
+(it holds nothing, or its lease has more than a watchdog timeout left), so
+a daemon that hangs or is killed gets its node reset before the lease
+ends; a clean shutdown disarms it once everything is stopped.
 
 The node is found by --node, or else by matching the host's addresses with
 the nodes' addresses in the config.`,
@@ -51,7 +59,11 @@ the nodes' addresses in the config.`,
 			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			err = daemon.Run(ctx, daemon.Config{Cluster: cfg, Self: self, Socket: e.socketPath(socket), Log: log})
+			if wdPath != "" && wdTimeout <= 0 {
+				return usagef("--watchdog needs --watchdog-timeout, the device's timeout")
+			}
+			err = daemon.Run(ctx, daemon.Config{Cluster: cfg, Self: self, Socket: e.socketPath(socket), Log: log,
+				Watchdog: wdPath, WatchdogTimeout: wdTimeout})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -63,6 +75,8 @@ the nodes' addresses in the config.`,
 	c.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
 	c.Flags().StringVar(&socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
 	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	c.Flags().StringVar(&wdPath, "watchdog", "", "watchdog device to feed while the lease is safe (e.g. /dev/watchdog)")
+	c.Flags().DurationVar(&wdTimeout, "watchdog-timeout", 0, "the watchdog's timeout: at most a quarter of the lease")
 	return c
 }
 

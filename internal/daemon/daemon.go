@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/quorum"
 	"github.com/vigil-ha/vigil/internal/scheduler"
 	"github.com/vigil-ha/vigil/internal/store"
+	"github.com/vigil-ha/vigil/internal/watchdog"
 )
 
 // Config is what a node needs to run.
@@ -35,7 +36,13 @@ type Config struct {
 	Cluster model.Config
 	Self    model.NodeID
 	Socket  string // the root-only unix socket of the local API
-	Log     *slog.Logger
+	// Watchdog is the watchdog device to feed ("" for none: then a daemon
+	// that hangs or is killed leaves its resources running past its
+	// lease, and the daemon says so). WatchdogTimeout is the device's
+	// timeout, at most a quarter of the lease.
+	Watchdog        string
+	WatchdogTimeout time.Duration
+	Log             *slog.Logger
 }
 
 // Run runs the node until ctx is cancelled (SIGTERM in the CLI), then shuts
@@ -50,12 +57,26 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("node %q is not in the configuration", cfg.Self)
 	}
 	log := cfg.Log.With("node", string(cfg.Self))
+	var wd *watchdog.Device
+	if cfg.Watchdog == "" {
+		log.Warn("no watchdog: if this daemon hangs or is killed, its resources outlive its lease; give --watchdog")
+	} else {
+		if cfg.WatchdogTimeout <= 0 || cfg.WatchdogTimeout > cfg.Cluster.Timing.Lease/4 {
+			return fmt.Errorf("watchdog timeout %s: must be positive and at most a quarter of the lease (%s)", cfg.WatchdogTimeout, cfg.Cluster.Timing.Lease)
+		}
+		d, err := watchdog.Open(cfg.Watchdog)
+		if err != nil {
+			return err
+		}
+		wd = d
+		defer wd.Close() // armed, unless shutdown disarmed it
+	}
 	// Read before anything opens the log: bolt locks its file.
 	hadState, err := store.HasState(cfg.Cluster.DataDir)
 	if err != nil {
 		return err
 	}
-	n := &node{cfg: cfg, self: self, log: log, hadState: hadState,
+	n := &node{cfg: cfg, self: self, log: log, hadState: hadState, watchdog: wd,
 		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret)}
 
 	det, err := detect.New(detect.Config{
@@ -124,6 +145,9 @@ func Run(ctx context.Context, cfg Config) error {
 	n.setAgents(reg)
 	keeper := &leaseKeeper{n: n, cfg: leaseConfig(cfg.Cluster.Timing), log: log.With("component", "lease"),
 		gen: st.State().LeaseGens[cfg.Self]}
+	n.mu.Lock()
+	n.keeper = keeper // the API reads it
+	n.mu.Unlock()
 	g.Go(func() error { return keeper.Run(gctx, cfg.Cluster.Timing.LeaseRenew) })
 	ex, err := executor.New(executor.Config{
 		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
@@ -135,6 +159,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	n.exec = ex
 	g.Go(func() error { return ex.Run(gctx) })
+	// The watchdog is fed outside the group: it must be fed until the
+	// shutdown below has stopped every resource.
+	feedCtx, stopFeeding := context.WithCancel(context.Background())
+	feeding := make(chan struct{})
+	go func() {
+		defer close(feeding)
+		n.feed(feedCtx, keeper, ex)
+	}()
+	defer func() {
+		stopFeeding()
+		<-feeding
+	}()
 	log.Info("node started", "cluster", cfg.Cluster.Cluster, "profile", cfg.Cluster.Timing.Profile,
 		"bootstrap", bootstrap, "socket", cfg.Socket)
 
@@ -150,8 +186,27 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	err = g.Wait()
 	log.Info("node stopping", "err", err)
+	// Invariant 1: the lease ends with this daemon, so what runs here
+	// stops first; only then may the watchdog be disarmed.
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownStopTimeout)
+	defer cancel()
+	if serr := ex.StopAll(stopCtx); serr != nil {
+		log.Error("shutdown: resources still running; leaving the watchdog armed", "err", serr)
+		return errors.Join(err, serr)
+	}
+	stopFeeding()
+	<-feeding
+	if wd != nil {
+		if derr := wd.Disarm(); derr != nil {
+			log.Warn("disarm watchdog", "err", derr)
+		}
+	}
 	return err
 }
+
+// shutdownStopTimeout bounds the stops of a clean shutdown; each stop also
+// has its own timeout.
+const shutdownStopTimeout = 2 * time.Minute
 
 // node is the running system: what the API reads.
 type node struct {
@@ -163,12 +218,14 @@ type node struct {
 	hadState bool
 	token    string // the cluster's API token
 
-	coord *coordinator.Coordinator
-	exec  *executor.Executor
+	coord    *coordinator.Coordinator
+	exec     *executor.Executor
+	watchdog *watchdog.Device // nil: none
 
 	mu     sync.Mutex
 	store  *store.Store   // nil until opened
 	agents agent.Registry // nil until built
+	keeper *leaseKeeper   // nil until the store is open
 }
 
 // executorTick is how often the executor reconciles when nothing changes.

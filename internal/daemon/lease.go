@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/executor"
 	"github.com/vigil-ha/vigil/internal/lease"
 	"github.com/vigil-ha/vigil/internal/model"
 	"github.com/vigil-ha/vigil/internal/store"
@@ -162,4 +163,53 @@ func (n *node) Renew(ctx context.Context, r api.Renew) error {
 		return api.Errorf(http.StatusConflict, "%v", err)
 	}
 	return err
+}
+
+// feed feeds the watchdog, every quarter of its timeout, while this node
+// can still guarantee its lease: it holds nothing, or its lease has more
+// than a watchdog timeout left. A daemon that hangs stops feeding and the
+// watchdog resets the node before the lease ends (invariant 1).
+func (n *node) feed(ctx context.Context, k *leaseKeeper, ex *executor.Executor) {
+	if n.watchdog == nil {
+		return
+	}
+	every := n.cfg.WatchdogTimeout / 4
+	t := time.NewTicker(every)
+	defer t.Stop()
+	starving := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		k.mu.Lock()
+		remaining := k.h.Remaining(now)
+		k.mu.Unlock()
+		ok := remaining > n.cfg.WatchdogTimeout+every || !holds(ex.Local())
+		if ok {
+			if err := n.watchdog.Feed(); err != nil {
+				n.log.Error("feed watchdog", "err", err)
+			}
+		}
+		if ok == starving {
+			starving = !ok
+			if starving {
+				n.log.Warn("watchdog not fed: the lease cannot be guaranteed", "lease", remaining)
+			} else {
+				n.log.Info("watchdog fed again")
+			}
+		}
+	}
+}
+
+// holds reports whether anything may run here.
+func holds(local map[model.ResourceID]model.Health) bool {
+	for _, h := range local {
+		if h != model.HealthStopped {
+			return true
+		}
+	}
+	return false
 }

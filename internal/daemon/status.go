@@ -65,6 +65,18 @@ func (n *node) Status() api.Status {
 		s.Nodes = append(s.Nodes, out)
 	}
 	s.Resources = resources(committed.Effective(n.cfg.Cluster), committed)
+	n.mu.Lock()
+	k := n.keeper
+	n.mu.Unlock()
+	if k != nil {
+		now := time.Now()
+		k.mu.Lock()
+		s.Lease = api.Lease{Held: k.h.Valid(now), RemainingMillis: float64(k.h.Remaining(now).Microseconds()) / 1000}
+		k.mu.Unlock()
+	}
+	if n.watchdog != nil {
+		s.Watchdog = n.watchdog.Path()
+	}
 	return s
 }
 

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -521,4 +523,56 @@ func (o *outbox) deliver(ctx context.Context, to Reporter, retry time.Duration, 
 			o.mu.Unlock()
 		}
 	}
+}
+
+// StopAll stops, in parallel and each within its stop timeout, everything
+// that runs or may run here, as a clean shutdown must: the daemon's lease
+// ends with it, and what it leaves running would outlive the lease
+// (invariant 1). On a node in maintenance it leaves everything as it is.
+// Call it only after Run has returned. It returns what it could not stop.
+func (e *Executor) StopAll(ctx context.Context) error {
+	st := e.cfg.State.State()
+	if st.Nodes[e.cfg.Self].Maintenance {
+		e.cfg.Log.Info("shutdown in maintenance: resources left as they are")
+		return nil
+	}
+	defs := maps.Clone(e.ran)
+	for _, r := range st.Effective(e.cfg.Cluster).Resources {
+		if _, ok := defs[r.ID]; !ok {
+			defs[r.ID] = r
+		}
+	}
+	local := e.Local()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, id := range slices.Sorted(maps.Keys(defs)) {
+		r := defs[id]
+		if h, probed := local[id]; !probed || h == model.HealthStopped {
+			if _, ran := e.ran[id]; !ran {
+				continue
+			}
+		}
+		a, err := e.cfg.Agents.Lookup(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		wg.Go(func() {
+			c, cancel := context.WithTimeout(ctx, r.Ops.StopTimeout)
+			defer cancel()
+			err := a.Stop(c, r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", id, err))
+				return
+			}
+			e.cfg.Log.Info("stopped for shutdown", "resource", id)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -304,3 +304,58 @@ func TestOperatorRestart(t *testing.T) {
 		}
 	})
 }
+
+// A clean shutdown stops what runs here (the lease ends with the daemon)
+// and says what it could not stop; a node in maintenance keeps its
+// resources.
+func TestStopAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.placed = []model.ResourceID{"web", "db"}
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}})
+		ops := model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorInterval: time.Second, MonitorTimeout: time.Second}
+		web := model.Resource{ID: "web", Kind: "fake", Ops: ops}
+		db := model.Resource{ID: "db", Kind: "fake", Ops: ops}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web, db}}, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		ag.mu.Lock()
+		ag.failStop["db"] = true
+		ag.calls = nil
+		ag.mu.Unlock()
+		err = ex.StopAll(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "stop db: stop refused") {
+			t.Errorf("StopAll = %v; want db's failure", err)
+		}
+		if got := ag.log(); got != "stop db; stop web" && got != "stop web; stop db" {
+			t.Errorf("agent calls %q; want both stopped", got)
+		}
+		if ag.running["web"] != false {
+			t.Error("web still runs")
+		}
+
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1", Maintenance: ptr(true)}})
+		ag.mu.Lock()
+		ag.calls = nil
+		ag.mu.Unlock()
+		if err := ex.StopAll(t.Context()); err != nil || ag.log() != "" {
+			t.Errorf("in maintenance: StopAll = %v, calls %q; want nothing touched", err, ag.log())
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
