@@ -120,11 +120,25 @@ type Config struct {
 
 // Coordinator is the leader's loop.
 type Coordinator struct {
-	cfg    Config
-	leases renewals // owned by Run
+	cfg Config
 
-	mu   sync.Mutex
-	plan model.Plan // the newest plan, for explain and status
+	mu     sync.Mutex
+	plan   model.Plan // the newest plan, for explain and status
+	leases renewals   // written by Run
+}
+
+// Leases judges st's leases at now as placement does: st as the scheduler
+// must see it (online nodes whose lease ended are offline) and the offline
+// nodes whose lease may still be valid, until when. It lets explain and
+// simulate show what the coordinator will do. Concurrency-safe.
+func (c *Coordinator) Leases(st model.ClusterState, now time.Time) (model.ClusterState, map[model.NodeID]time.Time) {
+	if c.cfg.Lease.Duration == 0 {
+		return st, nil
+	}
+	c.mu.Lock()
+	j := c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease)
+	c.mu.Unlock()
+	return j.scheduled(st), j.held
 }
 
 // Plan returns the newest plan this node computed as leader (zero if it
@@ -189,7 +203,9 @@ func (c *Coordinator) storeChanged() <-chan struct{} {
 // placement of the state that results.
 func (c *Coordinator) reconcile() {
 	if c.cfg.Lease.Duration != 0 {
+		c.mu.Lock()
 		c.leases.observe(c.cfg.Cluster.Nodes, c.cfg.Store.State(), c.cfg.Now())
+		c.mu.Unlock()
 	}
 	if !c.cfg.Store.IsLeader() {
 		return
@@ -214,8 +230,10 @@ func (c *Coordinator) commitPlacement() {
 	now := c.cfg.Now()
 	var j judgement
 	if c.cfg.Lease.Duration != 0 {
+		c.mu.Lock()
 		c.leases.observe(c.cfg.Cluster.Nodes, st, now)
 		j = c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease)
+		c.mu.Unlock()
 	}
 	plan := c.cfg.Schedule(cfg, j.scheduled(st), now, j.held)
 	c.mu.Lock()

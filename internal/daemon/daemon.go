@@ -134,7 +134,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	n.coord = coord
+	n.mu.Lock()
+	n.coordinator = coord // the API reads it
+	n.mu.Unlock()
 	g.Go(func() error { return coord.Run(gctx) })
 
 	reg, err := agents(cfg.Cluster.DataDir, log)
@@ -157,7 +159,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	n.exec = ex
 	g.Go(func() error { return ex.Run(gctx) })
 	// The watchdog is fed outside the group: it must be fed until the
 	// shutdown below has stopped every resource.
@@ -218,14 +219,14 @@ type node struct {
 	hadState bool
 	token    string // the cluster's API token
 
-	coord    *coordinator.Coordinator
-	exec     *executor.Executor
 	watchdog *watchdog.Device // nil: none
 
 	mu     sync.Mutex
 	store  *store.Store   // nil until opened
 	agents agent.Registry // nil until built
 	keeper *leaseKeeper   // nil until the store is open
+	// coordinator is the leader's loop, for the API (nil until built).
+	coordinator *coordinator.Coordinator
 }
 
 // executorTick is how often the executor reconciles when nothing changes.

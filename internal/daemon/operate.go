@@ -47,6 +47,9 @@ type operator struct {
 	observe func() map[model.NodeID]model.NodeState
 	forward forwardFunc
 	now     func() time.Time
+	// leases judges the nodes' leases as the coordinator does (nil: no
+	// leases, in tests).
+	leases func(model.ClusterState, time.Time) (model.ClusterState, map[model.NodeID]time.Time)
 }
 
 // commitTimeout bounds one commit on the leader.
@@ -58,6 +61,11 @@ func (n *node) operator() operator {
 	if st := n.getStore(); st != nil {
 		o.store = st
 	}
+	n.mu.Lock()
+	if n.coordinator != nil {
+		o.leases = n.coordinator.Leases
+	}
+	n.mu.Unlock()
 	return o
 }
 

@@ -35,7 +35,12 @@ func (o operator) Plan(sim api.Simulation) (api.Plan, error) {
 // schedule runs the scheduler on st with the configuration in force:
 // the file's, or the resources an operator applied at run time.
 func (o operator) schedule(st model.ClusterState, quorate bool) model.Plan {
-	return scheduler.Schedule(scheduler.Input{Config: st.Effective(o.cfg), State: st, Quorum: quorate, Now: o.now()})
+	now := o.now()
+	var held map[model.NodeID]time.Time
+	if o.leases != nil {
+		st, held = o.leases(st, now)
+	}
+	return scheduler.Schedule(scheduler.Input{Config: st.Effective(o.cfg), State: st, Quorum: quorate, Now: now, Held: held})
 }
 
 // simulate applies sim to st, as the commands that real events commit
