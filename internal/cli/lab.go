@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -32,8 +35,11 @@ func (e *env) labCmd() *cobra.Command {
 		Long: `The lab builds a cluster of real vigil daemons on one Linux machine: a
 bridge per link, a network namespace per node with its own 198.18.x.y
 addresses, a client namespace, and one daemon per node. It can kill,
-freeze, partition and drop packets on any node. Several labs with
-different --name values do not collide.
+freeze, partition and drop packets on any node. Every node has an
+emulated hardware watchdog; with 'lab up --watchdog' the daemons feed it,
+and a node whose daemon hangs, is frozen or dies without disarming it is
+reset (its processes killed, its floating addresses removed). Several labs
+with different --name values do not collide.
 
 Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
 		Example: `  vigil lab up
@@ -42,7 +48,8 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
   vigil lab down`,
 	}
 	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
-	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd())
+	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd(),
+		e.labWatchdogCmd(&name))
 	c.AddCommand(
 		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
 			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),
@@ -97,22 +104,38 @@ type labJSON struct {
 }
 
 type labNodeJSON struct {
-	Name      string   `json:"name"`
-	Netns     string   `json:"netns"`
-	Address   string   `json:"address"`
-	Addresses []string `json:"addresses"`
-	PID       int      `json:"pid"`
-	Socket    string   `json:"socket"`
-	Log       string   `json:"log"`
+	Name      string           `json:"name"`
+	Netns     string           `json:"netns"`
+	Address   string           `json:"address"`
+	Addresses []string         `json:"addresses"`
+	PID       int              `json:"pid"`
+	Socket    string           `json:"socket"`
+	Log       string           `json:"log"`
+	Watchdog  *labWatchdogJSON `json:"watchdog,omitempty"` // none in a lab from an older vigil
+}
+
+// labWatchdogJSON is a node's emulated hardware watchdog.
+type labWatchdogJSON struct {
+	PID       int    `json:"pid"`    // 0 if not running
+	Resets    int    `json:"resets"` // since lab up
+	LastReset string `json:"last_reset,omitempty"`
+	State     string `json:"state,omitempty"` // idle, armed or fired; "" if not running
+	FIFO      string `json:"fifo"`
+	Timeout   string `json:"timeout"`
 }
 
 func labView(l *lab.Lab) labJSON {
 	out := labJSON{Name: l.Name, ClientNetns: l.Client.Netns, Client: l.Client.Address, Dir: l.Dir, Links: l.Links}
 	for _, n := range l.Status() {
-		out.Nodes = append(out.Nodes, labNodeJSON{
+		nj := labNodeJSON{
 			Name: n.Name, Netns: n.Netns, Address: n.Address, Addresses: n.Addresses, PID: n.PID,
 			Socket: l.SocketPath(n.Name), Log: l.LogPath(n.Name),
-		})
+		}
+		if w, err := l.Watchdog(n.Name); err == nil {
+			nj.Watchdog = &labWatchdogJSON{PID: w.PID, Resets: w.Resets, LastReset: w.LastReset, State: string(w.State),
+				FIFO: w.FIFO, Timeout: w.Timeout.String()}
+		}
+		out.Nodes = append(out.Nodes, nj)
 	}
 	return out
 }
@@ -120,7 +143,7 @@ func labView(l *lab.Lab) labJSON {
 func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
-	var demo bool
+	var demo, watchdog bool
 	var resources string
 	var timeout time.Duration
 	c := &cobra.Command{
@@ -158,6 +181,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			start := time.Now()
 			l, err := lab.Up(cmd.Context(), lab.Options{
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
+				Watchdog: watchdog, WatchdogTimeout: labWatchdogTimeout(timing),
 				Config: func(ns []lab.Node) ([]byte, error) {
 					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra)
 				},
@@ -192,7 +216,43 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().BoolVar(&demo, "demo", true, "configure the demo: VIP "+LabVIP+" and a web service on port "+strconv.Itoa(LabWebPort)+" as group \"web\"")
 	c.Flags().StringVar(&resources, "resources", "", "YAML file with options, resources, groups and constraints sections to run instead of the demo")
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum and for every resource to start")
+	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout 200ms, 1s with --profile wan)")
 	outputFlag(c, &output)
+	return c
+}
+
+// labWatchdogTimeout is the emulated watchdog's timeout for a timing
+// profile: 200ms on lan, 1s on wan, each under a quarter of the profile's
+// lease, as the daemon requires.
+func labWatchdogTimeout(t model.Timing) time.Duration {
+	if t.Profile == "wan" {
+		return time.Second
+	}
+	return 200 * time.Millisecond
+}
+
+// labWatchdogCmd is the process that emulates a node's hardware watchdog;
+// `lab up` starts one per node, `lab down` stops them.
+func (e *env) labWatchdogCmd(name *string) *cobra.Command {
+	var node string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:    "watchdog --node NODE --timeout D",
+		Short:  "Emulate a node's hardware watchdog (started by lab up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if node == "" {
+				return usagef("--node is required")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			log := slog.New(slog.NewTextHandler(e.stderr, nil))
+			return lab.RunWatchdog(ctx, *name, node, timeout, log)
+		},
+	}
+	c.Flags().StringVar(&node, "node", "", "the node whose watchdog this is")
+	c.Flags().DurationVar(&timeout, "timeout", 200*time.Millisecond, "reset the node when its daemon has not fed the watchdog for this long")
 	return c
 }
 
@@ -367,7 +427,7 @@ func nodeStatus(ctx context.Context, l *lab.Lab, node string) (api.Status, error
 func (e *env) writeLab(l *lab.Lab) {
 	fmt.Fprintf(e.stdout, "lab %s: dir %s, %d links, client %s (%s)\n\n", l.Name, l.Dir, l.Links, l.Client.Netns, l.Client.Address)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tNETNS\tADDRESSES\tPID\tDAEMON")
+	fmt.Fprintln(tw, "NODE\tNETNS\tADDRESSES\tPID\tDAEMON\tWATCHDOG")
 	var resources []api.Resource // as the first node that answers sees them
 	answered := false
 	for _, n := range l.Status() {
@@ -392,7 +452,7 @@ func (e *env) writeLab(l *lab.Lab) {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Netns, strings.Join(n.Addresses, ","), pid, daemon)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Netns, strings.Join(n.Addresses, ","), pid, daemon, watchdogCell(l, n.Name))
 	}
 	tw.Flush()
 	if len(resources) == 0 {
@@ -412,6 +472,25 @@ func (e *env) writeLab(l *lab.Lab) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, group, r.State, node)
 	}
 	tw.Flush()
+}
+
+// watchdogCell is the WATCHDOG column of a node: its state and resets.
+func watchdogCell(l *lab.Lab, node string) string {
+	w, err := l.Watchdog(node)
+	if err != nil {
+		return "-"
+	}
+	state := string(w.State)
+	if w.PID == 0 {
+		state = "not running"
+	}
+	switch w.Resets {
+	case 0:
+		return state
+	case 1:
+		return state + ", 1 reset"
+	}
+	return fmt.Sprintf("%s, %d resets", state, w.Resets)
 }
 
 func (e *env) labStatusCmd(name *string) *cobra.Command {

@@ -14,6 +14,16 @@
 // DIR/lab.json, and /run/vigil/lab/NAME.json records DIR so that a later
 // process given only the name finds the lab (Open, Down).
 //
+// Each node also has an emulated hardware watchdog: a process of its own
+// (`vigil lab watchdog`) in the host's namespace, so that freezing the node
+// does not freeze it, reading the FIFO DIR/<node>/watchdog. A daemon started
+// with --watchdog feeds it one byte at a time and disarms it with 'V' and a
+// close; once fed, a watchdog that hears nothing for its timeout, or sees
+// the daemon go without the 'V', resets the node: it kills every process in
+// the namespace and removes every address but the node's own, so that a
+// floating IP never outlives its daemon's lease (DESIGN.md invariant 1).
+// See watchdog.go for the protocol.
+//
 // Faults act on the kernel, not on the daemons: Kill freezes every process of
 // a node and cuts its cables, Partition and Loss install nftables rules
 // (table inet vigil_lab) that an operator can read with `nft list ruleset`

@@ -70,7 +70,9 @@ func (l *Lab) Command(ctx context.Context, node string, argv ...string) (*exec.C
 // session, stdout and stderr appended to LogPath, and records its PID in
 // lab.json. It returns an error if the daemon is already running, or if it
 // exits before it is seen inside its namespace (the error then quotes the
-// log). It does not wait for the daemon to be ready.
+// log). It first starts the node's watchdog if that is not running, and
+// waits until the watchdog is done with the daemon before (idle). It does
+// not wait for the daemon to be ready.
 func (l *Lab) StartDaemon(node string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,6 +91,14 @@ func (l *Lab) startDaemon(node string) error {
 	n := l.Nodes[i]
 	if pid := l.daemonPID(n); pid != 0 {
 		return fmt.Errorf("already running as pid %d", pid)
+	}
+	// The watchdog first, and done with any daemon before this one, so that
+	// the FIFO has its reader when the daemon opens it.
+	if err := l.ensureWatchdog(node); err != nil {
+		return err
+	}
+	if err := l.awaitWatchdog(node); err != nil {
+		return err
 	}
 	argv := append([]string{l.Binary}, l.args[node]...)
 	header := fmt.Sprintf("--- vigil lab: %s starting %s in %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(argv, " "), n.Netns)
@@ -150,7 +160,10 @@ func (l *Lab) StopDaemon(node string) error {
 
 // Kill simulates power loss: it freezes (SIGSTOP) every process in the node's
 // namespace and sets the node's host-side veths down. The frozen daemon still
-// counts as running in Status.
+// counts as running in Status, until the node's watchdog, which runs outside
+// the namespace and is not frozen, sees it stop feeding and resets the node
+// (if the daemon fed it: see Options.Watchdog), as a real watchdog would
+// reset a hung machine.
 func (l *Lab) Kill(node string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -211,8 +224,8 @@ func (l *Lab) freeze(ctx context.Context, node string) error {
 // Revive brings power back after Kill: it SIGKILLs every process in the
 // node's namespace, sets its veths up, removes every address on its
 // interfaces but its own lab addresses (a VIP does not survive a reboot) and
-// starts the daemon. Partition and loss rules stay: they model the network,
-// not the node.
+// starts the daemon, once the node's watchdog is done with the old one.
+// Partition and loss rules stay: they model the network, not the node.
 func (l *Lab) Revive(node string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -232,6 +245,30 @@ func (l *Lab) revive(ctx context.Context, node string) error {
 		return err
 	}
 	n := l.Nodes[i]
+	if err := l.killNetns(ctx, n); err != nil {
+		return err
+	}
+	if _, err := l.host.Run(ctx, linkScript(l, node, "up"), "ip", "-batch", "-"); err != nil {
+		return err
+	}
+	if err := l.dropStrayAddrs(ctx, n); err != nil {
+		return err
+	}
+	return l.startDaemon(node)
+}
+
+// reset does to the node what a watchdog's reset does to a machine, short
+// of booting it again: it SIGKILLs every process in the node's namespace
+// and removes every address there but its own lab addresses. Links and
+// nftables rules stay. Invariant 1 rests on it: a daemon that can no longer
+// guarantee its lease leaves no floating IP behind.
+func (l *Lab) reset(ctx context.Context, n Node) error {
+	return errors.Join(l.killNetns(ctx, n), l.dropStrayAddrs(ctx, n))
+}
+
+// killNetns SIGKILLs every process in the node's namespace and waits up to
+// 2 s for them to exit.
+func (l *Lab) killNetns(ctx context.Context, n Node) error {
 	id, err := netnsID(n.Netns)
 	if err != nil {
 		return err
@@ -239,12 +276,12 @@ func (l *Lab) revive(ctx context.Context, node string) error {
 	ps := procsIn([]nsID{id})
 	err = kill(ctx, ps)
 	releaseAll(ps)
-	if err != nil {
-		return err
-	}
-	if _, err := l.host.Run(ctx, linkScript(l, node, "up"), "ip", "-batch", "-"); err != nil {
-		return err
-	}
+	return err
+}
+
+// dropStrayAddrs removes every address in the node's namespace but its own
+// (strayAddrScript): a VIP does not survive a reboot.
+func (l *Lab) dropStrayAddrs(ctx context.Context, n Node) error {
 	out, err := l.host.Run(ctx, "", "ip", "-n", n.Netns, "-j", "addr", "show")
 	if err != nil {
 		return err
@@ -258,7 +295,7 @@ func (l *Lab) revive(ctx context.Context, node string) error {
 			return err
 		}
 	}
-	return l.startDaemon(node)
+	return nil
 }
 
 // nft runs an nft script inside the namespace ns.

@@ -55,9 +55,22 @@ type Options struct {
 
 	// DaemonArgs returns the arguments after Binary that start node's daemon.
 	// If nil they are: daemon --config <ConfigPath> --node <name>
-	// --data-dir <Dir>/data --socket <Dir>/vigil.sock. Up records them in
-	// lab.json, so a later StartDaemon (also from another process) reuses them.
+	// --data-dir <Dir>/data --socket <Dir>/vigil.sock, and if Watchdog,
+	// --watchdog <Dir>/watchdog --watchdog-timeout <WatchdogTimeout>. Up
+	// records them in lab.json, so a later StartDaemon (also from another
+	// process) reuses them.
 	DaemonArgs func(node Node) []string
+
+	// Every node has an emulated hardware watchdog (see Lab.Watchdog): a
+	// process in the host's namespace that reads the FIFO <Dir>/watchdog and
+	// resets the node when its daemon stops feeding it. Watchdog makes the
+	// default daemon arguments feed it; without it no daemon opens the FIFO
+	// and the watchdog never arms. WatchdogTimeout is its timeout, 20ms..1m;
+	// default 200ms, the lan profile's (at most a quarter of the lease).
+	// WatchdogBinary runs `lab watchdog`; default Binary.
+	Watchdog        bool
+	WatchdogTimeout time.Duration
+	WatchdogBinary  string
 }
 
 // Lab is a lab that is up. Its methods are safe for concurrent use; faults
@@ -74,9 +87,10 @@ type Lab struct {
 	indexDir string
 	log      *slog.Logger
 
-	mu    sync.Mutex          // guards Nodes[*].PID, start and lab.json
-	args  map[string][]string // node → daemon arguments after Binary
-	start map[string]uint64   // node → daemon start time (ticks since boot), 0 if unknown
+	mu    sync.Mutex             // guards Nodes[*].PID, start, dogs and lab.json
+	args  map[string][]string    // node → daemon arguments after Binary
+	start map[string]uint64      // node → daemon start time (ticks since boot), 0 if unknown
+	dogs  map[string]watchdogRef // node → its watchdog; none in a lab from before watchdogs
 }
 
 // Node is one cluster node of a lab.
@@ -107,6 +121,8 @@ type stateFile struct {
 	// Start guards against PID reuse: a recorded PID is the daemon only if
 	// its start time (field 22 of /proc/PID/stat) matches.
 	Start map[string]uint64 `json:"start,omitempty"`
+	// Watchdogs are the nodes' emulated hardware watchdogs.
+	Watchdogs map[string]watchdogRef `json:"watchdogs,omitempty"`
 }
 
 // index is /run/vigil/lab/NAME.json.
@@ -156,6 +172,12 @@ func newLab(o Options) (*Lab, error) {
 	if o.Dir == "" {
 		o.Dir = filepath.Join(defaultDirRoot, o.Name)
 	}
+	if o.WatchdogTimeout == 0 {
+		o.WatchdogTimeout = defaultWatchdogTimeout
+	}
+	if o.WatchdogBinary == "" {
+		o.WatchdogBinary = o.Binary
+	}
 	var errs []error
 	if err := checkName(o.Name); err != nil {
 		errs = append(errs, err)
@@ -169,6 +191,9 @@ func newLab(o Options) (*Lab, error) {
 	if o.Binary == "" {
 		errs = append(errs, errors.New("binary: required"))
 	}
+	if o.WatchdogTimeout < minWatchdogTimeout || o.WatchdogTimeout > maxWatchdogTimeout {
+		errs = append(errs, fmt.Errorf("watchdog timeout %s: want %s..%s", o.WatchdogTimeout, minWatchdogTimeout, maxWatchdogTimeout))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -179,6 +204,10 @@ func newLab(o Options) (*Lab, error) {
 	bin, err := filepath.Abs(o.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("binary %s: %w", o.Binary, err)
+	}
+	dogBin, err := filepath.Abs(o.WatchdogBinary)
+	if err != nil {
+		return nil, fmt.Errorf("watchdog binary %s: %w", o.WatchdogBinary, err)
 	}
 	l := &Lab{
 		Name:   o.Name,
@@ -192,6 +221,7 @@ func newLab(o Options) (*Lab, error) {
 		log:   o.Log,
 		args:  map[string][]string{},
 		start: map[string]uint64{},
+		dogs:  map[string]watchdogRef{},
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -215,8 +245,12 @@ func newLab(o Options) (*Lab, error) {
 		} else {
 			args = []string{"daemon", "--config", l.ConfigPath(), "--node", n.Name,
 				"--data-dir", l.dataPath(n.Name), "--socket", l.SocketPath(n.Name)}
+			if o.Watchdog {
+				args = append(args, "--watchdog", l.WatchdogPath(n.Name), "--watchdog-timeout", o.WatchdogTimeout.String())
+			}
 		}
 		l.args[n.Name] = slices.Clone(args)
+		l.dogs[n.Name] = watchdogRef{Argv: watchdogArgv(dogBin, l.Name, n.Name, o.WatchdogTimeout), Timeout: o.WatchdogTimeout}
 	}
 	return l, nil
 }
@@ -307,6 +341,15 @@ func (l *Lab) create(ctx context.Context, config func([]Node) ([]byte, error)) e
 		if err := os.WriteFile(l.LogPath(n.Name), nil, 0o644); err != nil {
 			return err
 		}
+		// A fresh watchdog: no count of resets, no bytes left in a FIFO.
+		for _, path := range []string{l.WatchdogPath(n.Name), l.watchdogFilePath(n.Name)} {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		if err := os.WriteFile(l.watchdogLogPath(n.Name), nil, 0o644); err != nil {
+			return err
+		}
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
@@ -387,7 +430,7 @@ func open(name string, sys system) (*Lab, error) {
 	l := &Lab{
 		Name: st.Name, Dir: st.Dir, Links: st.Links, Nodes: st.Nodes, Client: st.Client, Binary: st.Binary,
 		host: sys.host, indexDir: sys.indexDir, log: slog.New(slog.DiscardHandler),
-		args: st.Args, start: st.Start,
+		args: st.Args, start: st.Start, dogs: st.Watchdogs,
 	}
 	if l.args == nil {
 		l.args = map[string][]string{}
@@ -395,11 +438,15 @@ func open(name string, sys system) (*Lab, error) {
 	if l.start == nil {
 		l.start = map[string]uint64{}
 	}
+	if l.dogs == nil {
+		l.dogs = map[string]watchdogRef{}
+	}
 	return l, nil
 }
 
-// Down stops every process in the lab's namespaces (SIGTERM, up to 3 s, then
-// SIGKILL), deletes the namespaces, bridges and veths of that name (also
+// Down stops the nodes' watchdogs (by the PIDs lab.json records), then every
+// process in the lab's namespaces (SIGTERM, up to 3 s, then SIGKILL),
+// deletes the namespaces, bridges and veths of that name (also
 // stray ones, so it works without lab.json) and removes the index file. DIR
 // is kept for its logs unless purge; purge removes DIR only if its lab.json
 // names this lab (DIR comes from the index, else the default). Down on
@@ -417,6 +464,13 @@ func down(ctx context.Context, name string, purge bool, sys system) error {
 		dir = filepath.Join(defaultDirRoot, name)
 	}
 	var errs []error
+	st, err := readState(dir)
+	ours := err == nil && st.Name == name
+	if ours {
+		// First, so that no watchdog resets a node while it is torn down.
+		// Without lab.json a watchdog exits once its namespace is gone.
+		errs = append(errs, stopWatchdogs(ctx, st, 3*time.Second))
+	}
 	nss, err := listNetns(ctx, sys.host)
 	if err != nil {
 		errs = append(errs, err)
@@ -443,9 +497,12 @@ func down(ctx context.Context, name string, purge bool, sys system) error {
 			errs = append(errs, err)
 		}
 	}
-	if st, err := readState(dir); err == nil && st.Name == name {
+	if ours {
 		for _, n := range st.Nodes {
 			reapZombie(n.PID) // a daemon of ours that died before Down
+		}
+		for _, w := range st.Watchdogs {
+			reapZombie(w.PID)
 		}
 	}
 	if err := os.Remove(indexPath(sys.indexDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -558,7 +615,7 @@ func lastLines(s string, n int) string {
 func (l *Lab) save() error {
 	st := stateFile{
 		Name: l.Name, Dir: l.Dir, Links: l.Links, Binary: l.Binary,
-		Nodes: l.Nodes, Client: l.Client, Args: l.args, Start: l.start,
+		Nodes: l.Nodes, Client: l.Client, Args: l.args, Start: l.start, Watchdogs: l.dogs,
 	}
 	b, err := json.MarshalIndent(st, "", "\t")
 	if err != nil {

@@ -39,6 +39,15 @@ func (f *fakeHost) Spawn(netns string, argv, env []string, logPath string) (int,
 	return 5_000_000 + f.pid, nil // above any pid_max: never a real process
 }
 
+func (f *fakeHost) SpawnHost(argv []string, logPath, holds string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fmt.Fprintf(&f.log, "spawn on host: %s\n", strings.Join(argv, " "))
+	fmt.Fprintf(&f.log, "  log %s\n  holds %s\n", logPath, holds)
+	f.pid++
+	return 5_000_000 + f.pid, nil
+}
+
 func (f *fakeHost) take() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -129,9 +138,15 @@ link set lo up
 link set eth0 addrgenmode none
 addr add 198.18.0.250/24 dev eth0
 link set eth0 up
+spawn on host: T/vigil lab watchdog --name vt --node n1 --timeout 200ms
+  log T/lab/n1/watchdog.log
+  holds T/lab/n1/watchdog
 spawn in vt-n1: T/vigil daemon --config T/lab/vigil.yaml --node n1 --data-dir T/lab/n1/data --socket T/lab/n1/vigil.sock
   env VIGIL_SOCKET=T/lab/n1/vigil.sock VIGIL_CONFIG=T/lab/vigil.yaml
   log T/lab/n1/daemon.log
+spawn on host: T/vigil lab watchdog --name vt --node n2 --timeout 200ms
+  log T/lab/n2/watchdog.log
+  holds T/lab/n2/watchdog
 spawn in vt-n2: T/vigil daemon --config T/lab/vigil.yaml --node n2 --data-dir T/lab/n2/data --socket T/lab/n2/vigil.sock
   env VIGIL_SOCKET=T/lab/n2/vigil.sock VIGIL_CONFIG=T/lab/vigil.yaml
   log T/lab/n2/daemon.log
@@ -181,7 +196,7 @@ func TestUpTwiceAndDown(t *testing.T) {
 		o.Client != l.Client || !reflect.DeepEqual(o.args, l.args) {
 		t.Errorf("Open = %+v\nwant %+v", o, l)
 	}
-	if o.Nodes[0].PID != 5_000_001 || o.Nodes[1].PID != 5_000_002 {
+	if o.Nodes[0].PID != 5_000_002 || o.Nodes[1].PID != 5_000_004 { // after each its watchdog
 		t.Errorf("recorded PIDs %d %d; want the spawned ones", o.Nodes[0].PID, o.Nodes[1].PID)
 	}
 	if st := o.Status(); st[0].PID != 0 || st[1].PID != 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,6 +27,11 @@ type host interface {
 	// and stderr appended to logPath. It returns the PID once the process is
 	// inside netns, without waiting for it to finish.
 	Spawn(netns string, argv, env []string, logPath string) (int, error)
+	// SpawnHost starts argv in this process's network namespace, in its own
+	// session, stdout and stderr appended to logPath. It returns the PID once
+	// the process holds the file at holds open (it waits up to 2 s), without
+	// waiting for it to finish.
+	SpawnHost(argv []string, logPath, holds string) (int, error)
 }
 
 type execHost struct{}
@@ -69,6 +75,53 @@ func (execHost) Spawn(netns string, argv, env []string, logPath string) (int, er
 	// belong to PID 1.
 	_ = cmd.Process.Release()
 	return pid, nil
+}
+
+func (execHost) SpawnHost(argv []string, logPath, holds string) (int, error) {
+	want, err := statID(holds)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	if err := awaitOpen(cmd.Process.Pid, want); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release() // reaped as the daemons are
+	return pid, nil
+}
+
+// awaitOpen waits up to 2 s for process pid to hold the file id open.
+func awaitOpen(pid int, id nsID) error {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if got, err := statID(filepath.Join(dir, e.Name())); err == nil && got == id {
+				return nil
+			}
+		}
+		if p, err := readProc(pid); err != nil || p.dead() {
+			return errors.New("exited at once")
+		}
+		if !time.Now().Before(deadline) {
+			return errors.New("has not opened its file after 2 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // awaitNetns waits up to 2 s for process pid, just spawned as `ip netns exec`,

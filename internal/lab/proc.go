@@ -110,6 +110,35 @@ func pin(pid int, start uint64, id nsID) (proc, bool) {
 	return proc{pid: pid, fd: fd, child: p.ppid == os.Getpid() && p.sid == pid}, true
 }
 
+// pinStarted opens a pidfd on pid, in whatever namespace, if it is a live
+// process started at start (not 0: the start time is what tells it from a
+// later process that reuses the PID).
+func pinStarted(pid int, start uint64) (proc, bool) {
+	if pid <= 0 || start == 0 {
+		return proc{}, false
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return proc{}, false
+	}
+	p, err := readProc(pid)
+	if err != nil || p.dead() || p.start != start {
+		unix.Close(fd)
+		return proc{}, false
+	}
+	return proc{pid: pid, fd: fd, child: p.ppid == os.Getpid() && p.sid == pid}, true
+}
+
+// running reports whether pid is a live (not zombie) process started at
+// start (0: unchecked), in whatever namespace.
+func running(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := readProc(pid)
+	return err == nil && !p.dead() && (start == 0 || p.start == start)
+}
+
 func (p proc) signal(sig unix.Signal) error {
 	err := unix.PidfdSendSignal(p.fd, sig, nil, 0)
 	if errors.Is(err, unix.ESRCH) {

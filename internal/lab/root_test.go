@@ -3,12 +3,14 @@ package lab
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -18,6 +20,38 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// TestMain runs the watchdog process when a root test's lab starts this
+// test binary as its WatchdogBinary (`lab watchdog --name L --node N
+// --timeout D`), as the vigil binary's hidden command does; else the tests.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "lab" && os.Args[2] == "watchdog" {
+		fs := flag.NewFlagSet("watchdog", flag.ExitOnError)
+		name := fs.String("name", "", "")
+		node := fs.String("node", "", "")
+		timeout := fs.Duration("timeout", 0, "")
+		_ = fs.Parse(os.Args[3:])
+		ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
+		err := RunWatchdog(ctx, *name, *node, *timeout, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testBinary is this test binary, the root tests' WatchdogBinary.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
 // requireNetns skips the test unless it may create network namespaces.
 func requireNetns(t *testing.T) {
@@ -52,7 +86,7 @@ func TestLabRoot(t *testing.T) {
 		}
 	})
 	l, err := Up(ctx, Options{
-		Name: name, Dir: dir, Nodes: 3, Links: 2, Binary: sleep,
+		Name: name, Dir: dir, Nodes: 3, Links: 2, Binary: sleep, WatchdogBinary: testBinary(t),
 		Log:        slog.New(slog.NewTextHandler(t.Output(), nil)),
 		DaemonArgs: func(Node) []string { return []string{"300"} },
 		Config:     func(nodes []Node) ([]byte, error) { return []byte("# lab test\n"), nil },
@@ -66,6 +100,14 @@ func TestLabRoot(t *testing.T) {
 			t.Fatalf("%s: daemon not running after Up; log:\n%s", n.Name, l.LogTail(n.Name, 10))
 		}
 		pids[n.PID] = true
+		w, err := l.Watchdog(n.Name)
+		if err != nil || w.PID == 0 || w.State != WatchdogIdle || w.FIFO != filepath.Join(dir, n.Name, "watchdog") {
+			t.Fatalf("%s: watchdog after Up: %+v, %v; log:\n%s", n.Name, w, err, tail(l.watchdogLogPath(n.Name), 10))
+		}
+		if fi, err := os.Stat(w.FIFO); err != nil || fi.Mode()&os.ModeNamedPipe == 0 || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want a FIFO of mode 0600", w.FIFO, fi.Mode(), err)
+		}
+		pids[w.PID] = true
 	}
 	if _, err := Up(ctx, Options{Name: name, Binary: sleep, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second Up: %v; want already exists", err)
