@@ -18,11 +18,15 @@ import (
 )
 
 // leaseConfig is the lease every node keeps, from the timing profile: a
-// quarter of it to start a resource, a quarter to stop them all (a VIP
-// goes in milliseconds; a service slower to stop than that may outlive
-// the lease, which only fencing can cover).
+// fifth of it to start a resource, two fifths to stop them all (a VIP goes
+// in milliseconds; a service slower to stop than that may outlive the
+// lease, which only fencing can cover). The stops begin well before the
+// watchdog stops being fed (a watchdog timeout of at most a quarter lease,
+// plus a feed interval, before the end), so a healthy daemon that loses
+// its lease has stopped everything, and feeds again, before its watchdog
+// could fire.
 func leaseConfig(t model.Timing) lease.Config {
-	return lease.Config{Duration: t.Lease, StartBudget: t.Lease / 4, StopBudget: t.Lease / 4}
+	return lease.Config{Duration: t.Lease, StartBudget: t.Lease / 5, StopBudget: 2 * t.Lease / 5}
 }
 
 // leaseKeeper renews this node's lease through the leader and answers the

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +119,7 @@ func TestPartitionNeverTwoHolders(t *testing.T) {
 	const trials = 4
 	for i := 1; i <= trials; i++ {
 		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
+		resets := l.watchdogResets(holder)
 		start := time.Now()
 		l.must("lab", "partition", holder)
 		moved := l.answeredBy(fmt.Sprintf("trial %d: the VIP answers from the majority", i), 30*time.Second, func(n string) error {
@@ -126,6 +130,12 @@ func TestPartitionNeverTwoHolders(t *testing.T) {
 		})
 		t.Logf("trial %d: %s -> %s in %s", i, holder, moved, time.Since(start).Round(10*time.Millisecond))
 		l.must("lab", "heal")
+		if l.watchdogResets(holder) > resets {
+			// The cut-off holder was slower to stop than its watchdog
+			// allows, and was reset: safe, and a real node would reboot.
+			t.Logf("trial %d: %s was reset by its watchdog; reviving it", i, holder)
+			l.must("lab", "revive", holder)
+		}
 		l.eventually(fmt.Sprintf("trial %d: %s is back", i, holder), 30*time.Second, func() error {
 			st, err := l.status(moved)
 			if err == nil && nodeOf(st, holder).Committed != "online" {
@@ -144,3 +154,112 @@ func TestPartitionNeverTwoHolders(t *testing.T) {
 	}
 }
 
+// daemonPID is the PID of node's daemon, from `lab status -o json`.
+func (l *labT) daemonPID(node string) int {
+	l.t.Helper()
+	for _, n := range l.info().Nodes {
+		if n.Name == node {
+			return n.PID
+		}
+	}
+	l.t.Fatalf("no node %s", node)
+	return 0
+}
+
+// vipOn reports whether node's namespace holds the demo VIP.
+func (l *labT) vipOn(node string) bool {
+	l.t.Helper()
+	out, err := exec.Command("ip", "-n", l.netnsOf(node), "-4", "-o", "addr", "show").CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("addresses of %s: %v: %s", node, err, out)
+	}
+	return strings.Contains(string(out), " 198.18.0.100/")
+}
+
+func (l *labT) netnsOf(node string) string {
+	l.t.Helper()
+	for _, n := range l.info().Nodes {
+		if n.Name == node {
+			return n.Netns
+		}
+	}
+	l.t.Fatalf("no node %s", node)
+	return ""
+}
+
+// A daemon frozen (SIGSTOP) for longer than its lease, or killed with
+// SIGKILL, stops feeding its node's watchdog, and the node is reset before
+// the lease ends: its VIP never overlaps with the survivors', who take the
+// group over once the lease has certainly ended. The lab's emulated
+// watchdog stands in for /dev/watchdog.
+//
+// It runs the wan profile (lease 5s, watchdog 1s): the lan profile's 200ms
+// watchdog is too tight for a loaded 2-core machine, whose scheduling
+// stalls would reset healthy nodes.
+func TestHungOrKilledDaemonNeverTwoHolders(t *testing.T) {
+	l := newLab(t, 3, "--watchdog", "--profile", "wan")
+	s := l.sampleHolders("198.18.0.100", 5*time.Millisecond)
+	for i, fault := range []string{"SIGSTOP", "SIGKILL", "SIGSTOP", "SIGKILL"} {
+		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
+		pid := l.daemonPID(holder)
+		sig := syscall.SIGKILL
+		if fault == "SIGSTOP" {
+			sig = syscall.SIGSTOP
+		}
+		start := time.Now()
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatalf("trial %d: %s daemon %d of %s: %v", i+1, fault, pid, holder, err)
+		}
+		l.eventually(fmt.Sprintf("trial %d: %s's VIP is gone (watchdog reset)", i+1, holder), 10*time.Second, func() error {
+			if l.vipOn(holder) {
+				return fmt.Errorf("%s still holds the VIP", holder)
+			}
+			return nil
+		})
+		dropped := time.Since(start)
+		moved := l.answeredBy(fmt.Sprintf("trial %d: the VIP answers from a survivor", i+1), 30*time.Second, func(n string) error {
+			if n == holder {
+				return fmt.Errorf("still answered by %s", n)
+			}
+			return nil
+		})
+		t.Logf("trial %d: %s of %s's daemon: VIP dropped there after %s, answered by %s after %s",
+			i+1, fault, holder, dropped.Round(10*time.Millisecond), moved, time.Since(start).Round(10*time.Millisecond))
+		_ = syscall.Kill(pid, syscall.SIGCONT) // if the reset left it (it should not have)
+		l.must("lab", "revive", holder)
+		l.eventually(fmt.Sprintf("trial %d: %s is back", i+1, holder), 30*time.Second, func() error {
+			st, err := l.status(moved)
+			if err == nil && nodeOf(st, holder).Committed != "online" {
+				err = fmt.Errorf("%s is %q", holder, nodeOf(st, holder).Committed)
+			}
+			return err
+		})
+	}
+	samples, overlaps, overlap, gap := s.Stop()
+	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
+	if len(overlaps) > 0 {
+		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v", len(overlaps), overlap, overlaps)
+	}
+}
+
+// watchdogResets is how often node's emulated watchdog reset it, from
+// `lab status -o json`.
+func (l *labT) watchdogResets(node string) int {
+	l.t.Helper()
+	out := l.must("lab", "status", "-o", "json")
+	var st struct {
+		Nodes []struct {
+			Name     string
+			Watchdog struct{ Resets int }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		l.t.Fatalf("lab status: %v\n%s", err, out)
+	}
+	for _, n := range st.Nodes {
+		if n.Name == node {
+			return n.Watchdog.Resets
+		}
+	}
+	return 0
+}

@@ -343,7 +343,8 @@ groups:
 		}
 		return nil
 	})
-	if _, err := l.started(others(three, holder)[0], "web-ip", "web-server"); err != nil {
-		t.Fatal(err)
-	}
+	l.eventually("the group is started together on one survivor", 20*time.Second, func() error {
+		_, err := l.started(others(three, holder)[0], "web-ip", "web-server")
+		return err
+	})
 }
