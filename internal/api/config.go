@@ -115,17 +115,7 @@ func (h *Handler) routeConfig(b Backend) {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	})
-	h.handle("POST /v1/internal/config", func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readBody(r)
-		if err != nil {
-			return err
-		}
-		if err := cb.CommitConfig(r.Context(), body); err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-		return nil
-	})
+	h.handle("POST /v1/internal/config", commitEndpoint(cb.CommitConfig))
 }
 
 // requester names who sent r, for the record of a change: root on the

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -153,17 +154,23 @@ func (h *Handler) routeOperator(b Backend) {
 		}
 		return operate(w, r, b, op)
 	})
-	h.handle("POST /v1/internal/command", func(w http.ResponseWriter, r *http.Request) error {
+	h.handle("POST /v1/internal/command", commitEndpoint(b.Commit))
+}
+
+// commitEndpoint serves a leader's internal endpoint: the raw body (what
+// a follower forwards) goes to commit, and success is {"ok": true}.
+func commitEndpoint(commit func(context.Context, []byte) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		body, err := readBody(r)
 		if err != nil {
 			return err
 		}
-		if err := b.Commit(r.Context(), body); err != nil {
+		if err := commit(r.Context(), body); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return nil
-	})
+	}
 }
 
 func operate(w http.ResponseWriter, r *http.Request, b Backend, op Operation) error {
