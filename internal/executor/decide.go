@@ -123,7 +123,9 @@ func decide(v view) []op {
 // startBlocked says why r may not start here yet, or "".
 func (v view) startBlocked(r model.Resource, rec model.ResourceRecord) string {
 	if rec.Node != "" && rec.Node != v.self && rec.State != model.ResourceStopped {
-		if v.st.Nodes[rec.Node].State != model.NodeOffline {
+		// An offline node, or one whose lease the cluster took over since
+		// the record (its lease ended, so it stopped), holds nothing.
+		if v.st.Nodes[rec.Node].State != model.NodeOffline && rec.Gen >= v.st.LeaseGens[rec.Node] {
 			return fmt.Sprintf("still %s on %s", rec.State, rec.Node)
 		}
 	}

@@ -51,6 +51,7 @@ func TestDecide(t *testing.T) {
 		quorum  bool
 		stale   bool
 		boot    uint64 // this daemon's incarnation
+		gens    map[model.NodeID]uint64
 		policy  model.NoQuorumPolicy
 		want    string
 	}{
@@ -81,6 +82,13 @@ func TestDecide(t *testing.T) {
 			records: map[model.ResourceID]model.ResourceRecord{"db": started("n2")},
 			local:   h{"db": stop, "ip": stop, "web": stop}, quorum: true,
 			want: ""},
+		{name: "or the cluster took over the old node's lease since",
+			nodes:   map[model.NodeID]model.NodeRecord{"n1": {State: "online"}, "n2": {State: "online"}},
+			targets: map[model.ResourceID]model.NodeID{"db": "n1"},
+			records: map[model.ResourceID]model.ResourceRecord{"db": {Node: "n2", State: model.ResourceStarted, Gen: 0}},
+			gens:    map[model.NodeID]uint64{"n2": 1},
+			local:   h{"db": stop, "ip": stop, "web": stop}, quorum: true,
+			want: "start db"},
 		{name: "unless the old node is offline",
 			nodes:   map[model.NodeID]model.NodeRecord{"n1": {State: "online"}, "n2": {State: "offline"}},
 			targets: map[model.ResourceID]model.NodeID{"db": "n1"},
@@ -151,7 +159,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.Options.NoQuorumPolicy = tc.policy
-			st := model.ClusterState{Nodes: online, Resources: tc.records, Targets: tc.targets, Epoch: 5, PlacedEpoch: 5}
+			st := model.ClusterState{Nodes: online, Resources: tc.records, Targets: tc.targets, Epoch: 5, PlacedEpoch: 5, LeaseGens: tc.gens}
 			if tc.nodes != nil {
 				st.Nodes = tc.nodes
 			}

@@ -129,6 +129,11 @@ type ResourceRecord struct {
 	State  ResourceState `json:"state"`
 	Since  time.Time     `json:"since"`
 	Reason string        `json:"reason,omitempty"`
+	// Gen is the node's lease generation when the report was committed: a
+	// record older than the node's current generation predates a takeover
+	// of its lease, so whatever it says ran there has stopped (the lease
+	// ended first, invariant 1).
+	Gen uint64 `json:"gen,omitempty"`
 }
 
 // RestartRequest is the latest operator's request to restart a resource

@@ -251,7 +251,7 @@ func applyReport(st *model.ClusterState, r Report) {
 	if st.Resources == nil {
 		st.Resources = map[model.ResourceID]model.ResourceRecord{}
 	}
-	rec := model.ResourceRecord{Node: r.Node, State: r.State, Since: r.At, Reason: r.Reason}
+	rec := model.ResourceRecord{Node: r.Node, State: r.State, Since: r.At, Reason: r.Reason, Gen: st.LeaseGens[r.Node]}
 	if r.State == model.ResourceStopped {
 		// Stopped on the reporting node. If the record says the resource is
 		// somewhere else, this report is stale news about an old place.

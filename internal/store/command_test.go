@@ -266,4 +266,10 @@ func TestTakeoverFencesRenewals(t *testing.T) {
 	if err := renew(1); err != nil || st.Leases["n1"] != 2 {
 		t.Fatalf("a renewal that knows the takeover: %v, leases %v", err, st.Leases)
 	}
+	if err := (Command{Report: &Report{Resource: "db", Node: "n1", State: model.ResourceStarted}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if g := st.Resources["db"].Gen; g != 1 {
+		t.Errorf("a report after the takeover is stamped with generation %d, want 1", g)
+	}
 }
