@@ -110,13 +110,13 @@ func (s *holderSampler) Stop() (samples int, overlaps []string, overlap, gap tim
 
 // Partitioning the node that holds the VIP from the rest (it still reaches
 // the client) never leaves two nodes holding it: the holder's lease runs
-// out and it drops the address before the others take over. Repeated, with
-// the VIP moving each time, while a sampler looks at every node's
-// addresses every 5 ms.
+// out and it drops the address before the others take over. Repeated ten
+// times, with the VIP moving each time, while a sampler looks at every
+// node's addresses every 5 ms.
 func TestPartitionNeverTwoHolders(t *testing.T) {
 	l := newLab(t, 3)
 	s := l.sampleHolders("198.18.0.100", 5*time.Millisecond)
-	const trials = 4
+	const trials = 10
 	for i := 1; i <= trials; i++ {
 		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
 		resets := l.watchdogResets(holder)
@@ -199,7 +199,8 @@ func (l *labT) netnsOf(node string) string {
 func TestHungOrKilledDaemonNeverTwoHolders(t *testing.T) {
 	l := newLab(t, 3, "--watchdog", "--profile", "wan")
 	s := l.sampleHolders("198.18.0.100", 5*time.Millisecond)
-	for i, fault := range []string{"SIGSTOP", "SIGKILL", "SIGSTOP", "SIGKILL"} {
+	for i := range 10 {
+		fault := []string{"SIGSTOP", "SIGKILL"}[i%2]
 		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
 		pid := l.daemonPID(holder)
 		sig := syscall.SIGKILL
