@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/vigil-ha/vigil/internal/model"
 )
@@ -74,4 +75,23 @@ func (reg Registry) Validate(rs []model.Resource) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// OutputTail is how agents quote a program's output in an error: its last
+// three non-empty lines, joined with " | ", at most 400 bytes from the end.
+func OutputTail(b []byte) string {
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	s := strings.Join(lines, " | ")
+	if len(s) > 400 {
+		s = "…" + s[len(s)-400:]
+	}
+	return s
 }

@@ -9,9 +9,10 @@ import (
 	"net"
 	"net/http"
 	osexec "os/exec"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/agent"
 )
 
 // newHTTPClient returns the client of HTTP checks: no proxy (vigil never
@@ -105,27 +106,8 @@ func checkCommand(ctx context.Context, s spec, env []string, cred *syscall.Crede
 	case errors.As(err, &ee):
 		err = errors.New(describe(ee.Sys().(syscall.WaitStatus)))
 	}
-	if t := tail(out.Bytes()); t != "" {
+	if t := agent.OutputTail(out.Bytes()); t != "" {
 		return fmt.Errorf("%w: %s", err, t)
 	}
 	return err
-}
-
-// tail returns the last three non-empty lines of b, joined with " | ",
-// at most 400 bytes from the end.
-func tail(b []byte) string {
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > 400 {
-		s = "…" + s[len(s)-400:]
-	}
-	return s
 }

@@ -50,6 +50,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
@@ -355,7 +356,7 @@ func (a *Agent) logTail(id model.ResourceID, off int64) string {
 	}
 	from := max(off, fi.Size()-4096)
 	b, _ := io.ReadAll(io.NewSectionReader(f, from, fi.Size()-from))
-	return tail(b)
+	return agent.OutputTail(b)
 }
 
 // Stop sends stop_signal to r's process group, waits up to stop_grace

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
@@ -156,32 +157,13 @@ func (res result) detail() string {
 	if reason != "" {
 		return reason
 	}
-	if t := tail(res.stderr); t != "" {
+	if t := agent.OutputTail(res.stderr); t != "" {
 		return t
 	}
-	if t := tail(res.stdout); t != "" {
+	if t := agent.OutputTail(res.stdout); t != "" {
 		return t
 	}
 	return "no output"
-}
-
-// tail returns the last three non-empty lines of b, joined with " | ",
-// at most 400 bytes from the end.
-func tail(b []byte) string {
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > 400 {
-		s = "…" + s[len(s)-400:]
-	}
-	return s
 }
 
 // call runs one action of r's agent and returns its exit code. The error

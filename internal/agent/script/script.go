@@ -34,6 +34,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
@@ -188,7 +189,7 @@ type result struct {
 
 // detail is the last lines of the output, or "no output".
 func (res result) detail() string {
-	if t := tail(res.output); t != "" {
+	if t := agent.OutputTail(res.output); t != "" {
 		return t
 	}
 	return "no output"
@@ -250,25 +251,6 @@ func readTail(f *os.File, n int64) []byte {
 	off := max(fi.Size()-n, 0)
 	b, _ := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
 	return b
-}
-
-// tail returns the last three non-empty lines of b, joined with " | ", at
-// most 400 bytes from the end.
-func tail(b []byte) string {
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > 400 {
-		s = "…" + s[len(s)-400:]
-	}
-	return s
 }
 
 // opContext gives ctx a deadline if it has none: the resource's timeout
