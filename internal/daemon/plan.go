@@ -100,6 +100,11 @@ func planOf(cfg model.Config, st model.ClusterState, p model.Plan) api.Plan {
 				gr.Members = append(gr.Members, string(m))
 			}
 			gr.Target, gr.Placement = string(st.Targets[r.ID]), string(p.Placement[r.ID])
+			if gr.Why == "" {
+				// The scheduler says why of the members; the first one's
+				// reason is the group's (a held, blocked or stopped group).
+				gr.Why = p.Why[r.ID]
+			}
 			out.Resources = append(out.Resources, gr)
 		}
 		pr := planned(cfg, st, p, r.ID)
