@@ -283,6 +283,13 @@ constraints:
 				return fmt.Errorf("%s is %s on %q, target %q", id, r.State, r.Node, r.Target)
 			}
 		}
+		// A start begun before the last move may still be under way on
+		// the last node: the dependent is stopped once no node runs it.
+		for _, n := range three {
+			if _, err := os.Stat(filepath.Join(l.dir, n, "data", "exec", "dependent.pid")); err == nil {
+				return fmt.Errorf("dependent still has a pid file on %s", n)
+			}
+		}
 		return nil
 	})
 	r, err := l.resource("n1", "primary")
@@ -294,11 +301,6 @@ constraints:
 	}
 	if _, err := l.started("n1", "bystander"); err != nil {
 		t.Errorf("an unrelated resource stopped too: %v", err)
-	}
-	for _, n := range three {
-		if _, err := os.Stat(filepath.Join(l.dir, n, "data", "exec", "dependent.pid")); err == nil {
-			t.Errorf("dependent still has a pid file on %s", n)
-		}
 	}
 }
 
