@@ -121,26 +121,18 @@ func (n *node) commitConfig(ctx context.Context, o operator, change store.Config
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, a := range leader.Addresses {
-		c, err := client.New(client.Config{URL: apiURL(a, n.cfg.Cluster.Ports.API), Token: n.token, Timeout: commitTimeout + time.Second})
-		if err != nil {
-			return err
-		}
-		err = c.CommitConfig(ctx, raw)
-		c.Close()
-		var apiErr *api.Error
-		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
-			return unavailable("leadership moved while forwarding to %s; nothing was changed (try again in a moment)", leader.Name)
-		case errors.As(err, &apiErr):
-			return apiErr // the leader answered: another link would hear the same
-		}
-		errs = append(errs, err)
+	err = onLinks(ctx, leader, n.cfg.Cluster.Ports.API, n.token, commitTimeout+time.Second,
+		func(ctx context.Context, c *client.Client) error { return c.CommitConfig(ctx, raw) })
+	var apiErr *api.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
+		return unavailable("leadership moved while forwarding to %s; nothing was changed (try again in a moment)", leader.Name)
+	case errors.As(err, &apiErr):
+		return apiErr
 	}
-	return unavailable("cannot reach the leader %s on any link; nothing was changed: %v", leader.Name, errors.Join(errs...))
+	return unavailable("cannot reach the leader %s on any link; nothing was changed: %v", leader.Name, err)
 }
 
 // CommitConfig implements api.ConfigBackend: the leader commits a change

@@ -57,6 +57,13 @@ func (k *leaseKeeper) MustStop(now time.Time) bool {
 	return k.h.MustStop(now, k.cfg)
 }
 
+// Remaining is how long the lease lasts from now; 0 if none is held.
+func (k *leaseKeeper) Remaining(now time.Time) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.h.Remaining(now)
+}
+
 // StopAt implements executor.Lease.
 func (k *leaseKeeper) StopAt() time.Time {
 	k.mu.Lock()
@@ -130,24 +137,14 @@ func (k *leaseKeeper) renew(ctx context.Context, st *store.Store, gen uint64) er
 	if !ok {
 		return errors.New("no leader")
 	}
-	var errs []error
-	for _, a := range leader.Addresses {
-		c, err := client.New(client.Config{URL: apiURL(a, k.n.cfg.Cluster.Ports.API), Token: k.n.token, Timeout: time.Second})
-		if err != nil {
-			return err
-		}
-		err = c.Renew(ctx, api.Renew{Node: string(self), Gen: gen})
-		c.Close()
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-		var apiErr *api.Error
-		if errors.As(err, &apiErr) || ctx.Err() != nil {
-			break // the leader answered, or time is up
-		}
+	err := onLinks(ctx, leader, k.n.cfg.Cluster.Ports.API, k.n.token, time.Second,
+		func(ctx context.Context, c *client.Client) error {
+			return c.Renew(ctx, api.Renew{Node: string(self), Gen: gen})
+		})
+	if err != nil {
+		return fmt.Errorf("renew on %s: %w", leader.Name, err)
 	}
-	return fmt.Errorf("renew on %s: %w", leader.Name, errors.Join(errs...))
+	return nil
 }
 
 // Renew implements api.LeaseBackend: the leader commits a node's renewal.
@@ -187,10 +184,7 @@ func (n *node) feed(ctx context.Context, k *leaseKeeper, ex *executor.Executor) 
 			return
 		case <-t.C:
 		}
-		now := time.Now()
-		k.mu.Lock()
-		remaining := k.h.Remaining(now)
-		k.mu.Unlock()
+		remaining := k.Remaining(time.Now())
 		ok := remaining > n.cfg.WatchdogTimeout+every || !holds(ex.Local())
 		if ok {
 			if err := n.watchdog.Feed(); err != nil {

@@ -93,24 +93,8 @@ func (n *node) Commit(ctx context.Context, command []byte) error {
 // a restart is known by its node and time), so that is harmless.
 func forwarder(port uint16, token string) forwardFunc {
 	return func(ctx context.Context, leader model.Node, command []byte) error {
-		var errs []error
-		for _, a := range leader.Addresses {
-			c, err := client.New(client.Config{URL: apiURL(a, port), Token: token, Timeout: commitTimeout + time.Second})
-			if err != nil {
-				return err
-			}
-			err = c.Command(ctx, command)
-			c.Close()
-			if err == nil {
-				return nil
-			}
-			var apiErr *api.Error
-			if errors.As(err, &apiErr) {
-				return apiErr // the leader answered: another link would hear the same
-			}
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
+		return onLinks(ctx, leader, port, token, commitTimeout+time.Second,
+			func(ctx context.Context, c *client.Client) error { return c.Command(ctx, command) })
 	}
 }
 

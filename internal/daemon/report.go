@@ -86,22 +86,10 @@ func (r reporter) Report(ctx context.Context, rep store.Report) error {
 	}
 	wire := api.Report{Resource: string(rep.Resource), Node: string(rep.Node), State: string(rep.State),
 		Reason: rep.Reason, At: rep.At, FailBy: rep.FailBy}
-	var errs []error
-	for _, a := range leader.Addresses {
-		c, err := client.New(client.Config{URL: apiURL(a, r.n.cfg.Cluster.Ports.API), Token: r.n.token, Timeout: 2 * time.Second})
-		if err != nil {
-			return err
-		}
-		err = c.Report(ctx, wire)
-		c.Close()
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-		var apiErr *api.Error
-		if errors.As(err, &apiErr) {
-			break // the leader answered: another link would hear the same
-		}
+	err := onLinks(ctx, leader, r.n.cfg.Cluster.Ports.API, r.n.token, 2*time.Second,
+		func(ctx context.Context, c *client.Client) error { return c.Report(ctx, wire) })
+	if err != nil {
+		return fmt.Errorf("report %s to leader %s: %w", rep.Resource, leader.Name, err)
 	}
-	return fmt.Errorf("report %s to leader %s: %w", rep.Resource, leader.Name, errors.Join(errs...))
+	return nil
 }

@@ -69,10 +69,8 @@ func (n *node) Status() api.Status {
 	k := n.keeper
 	n.mu.Unlock()
 	if k != nil {
-		now := time.Now()
-		k.mu.Lock()
-		s.Lease = api.Lease{Held: k.h.Valid(now), RemainingMillis: float64(k.h.Remaining(now).Microseconds()) / 1000}
-		k.mu.Unlock()
+		left := k.Remaining(time.Now())
+		s.Lease = api.Lease{Held: left > 0, RemainingMillis: float64(left.Microseconds()) / 1000}
 	}
 	if n.watchdog != nil {
 		s.Watchdog = n.watchdog.Path()
