@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/config"
 )
 
@@ -51,28 +54,9 @@ takes.`,
   vigil config show -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := e.dial(*socket, 0)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			info, err := cl.Config(cmd.Context())
-			if err != nil {
-				return daemonError(err)
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, info)
-			}
-			if info.Version == 0 {
-				fmt.Fprintln(e.stdout, "Version 0: the configuration file the daemons started with")
-			} else {
-				fmt.Fprintf(e.stdout, "Version %d, applied %s by %s\n", info.Version, info.At.Format("2006-01-02 15:04:05 MST"), info.By)
-			}
-			fmt.Fprintln(e.stdout, info.Summary)
-			return nil
+			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (api.ConfigInfo, error) {
+				return c.Config(ctx)
+			}, writeConfigInfo)
 		},
 	}
 	outputFlag(c, &output)
@@ -169,4 +153,13 @@ reads what the cluster runs.`,
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes and what the cluster would do; change nothing")
 	c.Flags().Int64Var(&ifMatch, "if-match", 0, "apply only if VERSION is still the one in force (see vigil config show)")
 	return c
+}
+
+func writeConfigInfo(w io.Writer, info api.ConfigInfo) {
+	if info.Version == 0 {
+		fmt.Fprintln(w, "Version 0: the configuration file the daemons started with")
+	} else {
+		fmt.Fprintf(w, "Version %d, applied %s by %s\n", info.Version, info.At.Format("2006-01-02 15:04:05 MST"), info.By)
+	}
+	fmt.Fprintln(w, info.Summary)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
@@ -27,23 +29,9 @@ answer; it changes nothing.`,
   vigil explain web -o json | jq '.resource.scores[0]'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := e.dial(socket, 0)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			x, err := cl.Explain(cmd.Context(), args[0])
-			if err != nil {
-				return daemonError(err)
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, x)
-			}
-			writeExplain(e.stdout, x)
-			return nil
+			return query(e, cmd, socket, output, func(ctx context.Context, c *client.Client) (api.Explanation, error) {
+				return c.Explain(ctx, args[0])
+			}, writeExplain)
 		},
 	}
 	outputFlag(c, &output)
@@ -68,23 +56,9 @@ neither, it prints what the cluster would do now.`,
   vigil simulate --node-down n1 --node-down n2 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := e.dial(socket, 0)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			p, err := cl.Simulate(cmd.Context(), sim)
-			if err != nil {
-				return daemonError(err)
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, p)
-			}
-			writeSimulation(e.stdout, p)
-			return nil
+			return query(e, cmd, socket, output, func(ctx context.Context, c *client.Client) (api.Plan, error) {
+				return c.Simulate(ctx, sim)
+			}, writeSimulation)
 		},
 	}
 	c.Flags().StringArrayVar(&sim.NodeDown, "node-down", nil, "a node that goes offline (repeatable)")

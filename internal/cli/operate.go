@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,30 @@ func socketFlag(c *cobra.Command, v *string) {
 // (0: the client's default).
 func (e *env) dial(socket string, d time.Duration) (*client.Client, error) {
 	return client.New(client.Config{Socket: e.socketPath(socket), Timeout: d})
+}
+
+// query asks the local daemon once, as every read-only command does: it
+// checks --output, calls get, and prints the answer as JSON (-o json) or
+// with table.
+func query[T any](e *env, cmd *cobra.Command, socket, output string,
+	get func(context.Context, *client.Client) (T, error), table func(io.Writer, T)) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
+	cl, err := e.dial(socket, 0)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	v, err := get(cmd.Context(), cl)
+	if err != nil {
+		return daemonError(err)
+	}
+	if output == "json" {
+		return writeJSON(e.stdout, v)
+	}
+	table(e.stdout, v)
+	return nil
 }
 
 // daemonError explains an error from the daemon: one that never reached

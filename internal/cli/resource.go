@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/api/client"
 )
 
 // defaultRestartTimeout bounds `vigil resource restart` unless --timeout
@@ -160,23 +162,13 @@ it: its state, the node where it is, the node the coordinator placed it on
   vigil resource list -o json | jq '.resources[] | select(.state != "started")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
+			type list struct {
+				Resources []api.Resource `json:"resources"`
 			}
-			cl, err := e.dial(*socket, 0)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			s, err := cl.Status(cmd.Context())
-			if err != nil {
-				return daemonError(err)
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, map[string][]api.Resource{"resources": s.Resources})
-			}
-			writeResourceList(e.stdout, s.Resources)
-			return nil
+			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (list, error) {
+				s, err := c.Status(ctx)
+				return list{s.Resources}, err
+			}, func(w io.Writer, l list) { writeResourceList(w, l.Resources) })
 		},
 	}
 	outputFlag(c, &output)
@@ -216,23 +208,10 @@ vigil explain ID shows why it is placed where it is.`,
   vigil resource show web -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := e.dial(*socket, 0)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			x, err := cl.Explain(cmd.Context(), args[0])
-			if err != nil {
-				return daemonError(err)
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, x.Resource)
-			}
-			writeShow(e.stdout, x.Resource)
-			return nil
+			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (api.PlannedResource, error) {
+				x, err := c.Explain(ctx, args[0])
+				return x.Resource, err
+			}, writeShow)
 		},
 	}
 	outputFlag(c, &output)
