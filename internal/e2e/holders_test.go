@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -139,7 +140,7 @@ func TestPartitionNeverTwoHolders(t *testing.T) {
 	samples, overlaps, overlap, gap := s.Stop()
 	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
 	if len(overlaps) > 0 {
-		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v", len(overlaps), overlap, overlaps)
+		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v\n%s", len(overlaps), overlap, overlaps, l.vipLog())
 	}
 	if samples < 100 {
 		t.Errorf("only %d samples: the sampler did not look often enough to tell", samples)
@@ -233,4 +234,19 @@ func TestHungOrKilledDaemonNeverTwoHolders(t *testing.T) {
 	if len(overlaps) > 0 {
 		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v", len(overlaps), overlap, overlaps)
 	}
+}
+
+// vipLog is every node's log lines about the VIP and the leases, for a
+// failure's message.
+func (l *labT) vipLog() string {
+	var b strings.Builder
+	for _, n := range l.info().Nodes {
+		data, _ := os.ReadFile(filepath.Join(l.dir, n.Name, "daemon.log"))
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "web-ip") && !strings.Contains(line, "op=monitor") || strings.Contains(line, "lease") || strings.Contains(line, "vigil lab:") {
+				fmt.Fprintf(&b, "%s: %s\n", n.Name, line)
+			}
+		}
+	}
+	return b.String()
 }
