@@ -100,7 +100,7 @@ func writeExplain(w io.Writer, x api.Explanation) {
 
 // verdict says what the scheduler does with r.
 func verdict(r api.PlannedResource) string {
-	running := r.Node != "" && (r.State == string(model.ResourceStarted) || r.State == string(model.ResourceFailed))
+	running := r.Node != "" && (r.State == string(model.ResourceStarted) || r.State == string(model.ResourceStarting) || r.State == string(model.ResourceFailed))
 	switch {
 	case r.Kind == "group" && r.Placement == "":
 		return "nowhere: it stays stopped or stops"

@@ -56,7 +56,7 @@ func (r *renewals) judge(nodes []model.Node, st model.ClusterState, now time.Tim
 	var j judgement
 	holds := map[model.NodeID]bool{}
 	for _, rec := range st.Resources {
-		if rec.Node != "" && (rec.State == model.ResourceStarted || rec.State == model.ResourceFailed) {
+		if rec.Node != "" && (rec.State == model.ResourceStarted || rec.State == model.ResourceStarting || rec.State == model.ResourceFailed) {
 			holds[rec.Node] = true
 		}
 	}

@@ -27,7 +27,11 @@ func (n *node) Report(ctx context.Context, r api.Report) error {
 	if !st.IsLeader() {
 		return api.Errorf(http.StatusConflict, "not the leader; the leader is %q", st.Leader())
 	}
-	return st.Apply(store.Command{Report: &rep}, reportTimeout(ctx))
+	err = st.Apply(store.Command{Report: &rep}, reportTimeout(ctx))
+	if errors.Is(err, store.ErrClaimed) {
+		return api.Errorf(http.StatusConflict, "%v", err)
+	}
+	return err
 }
 
 func reportTimeout(ctx context.Context) time.Duration {
@@ -55,9 +59,9 @@ func (n *node) fromAPI(r api.Report) (store.Report, error) {
 		return store.Report{}, bad("fail_by", "must not be negative")
 	}
 	switch model.ResourceState(r.State) {
-	case model.ResourceStarted, model.ResourceStopped, model.ResourceFailed, model.ResourceBlocked:
+	case model.ResourceStarting, model.ResourceStarted, model.ResourceStopped, model.ResourceFailed, model.ResourceBlocked:
 	default:
-		return store.Report{}, bad("state", "want started, stopped, failed or blocked, not %q", r.State)
+		return store.Report{}, bad("state", "want starting, started, stopped, failed or blocked, not %q", r.State)
 	}
 	return store.Report{Resource: model.ResourceID(r.Resource), Node: model.NodeID(r.Node), State: model.ResourceState(r.State),
 		Reason: r.Reason, At: r.At, FailBy: r.FailBy}, nil

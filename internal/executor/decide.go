@@ -18,6 +18,7 @@ const (
 	opStop    opKind = "stop"    // stop here
 	opRestart opKind = "restart" // recover in place: stop, then start
 	opMonitor opKind = "monitor" // recurring health check
+	opRelease opKind = "release" // give up a claim whose start never ran
 )
 
 // op is one operation to run.
@@ -107,6 +108,11 @@ func decide(v view) []op {
 			if why := v.startBlocked(r, rec); why == "" {
 				out = append(out, op{kind: opStart, res: r, reason: "placed here"})
 			}
+		case target != v.self && h == model.HealthStopped && rec.Node == v.self && rec.State == model.ResourceStarting:
+			// Claimed here, never started (the claim's answer was lost,
+			// or the lease ran short), and placed elsewhere since: the
+			// claim would hold the new node back.
+			out = append(out, op{kind: opRelease, res: r, reason: "claimed here but not started; placed on " + string(target)})
 		case target != v.self && h != model.HealthStopped:
 			if v.dependentRunning(r) == "" {
 				reason := "placed on " + string(target)
@@ -122,12 +128,8 @@ func decide(v view) []op {
 
 // startBlocked says why r may not start here yet, or "".
 func (v view) startBlocked(r model.Resource, rec model.ResourceRecord) string {
-	if rec.Node != "" && rec.Node != v.self && rec.State != model.ResourceStopped {
-		// An offline node, or one whose lease the cluster took over since
-		// the record (its lease ended, so it stopped), holds nothing.
-		if v.st.Nodes[rec.Node].State != model.NodeOffline && rec.Gen >= v.st.LeaseGens[rec.Node] {
-			return fmt.Sprintf("still %s on %s", rec.State, rec.Node)
-		}
+	if on := v.st.MayRun(r.ID); on != "" && on != v.self {
+		return fmt.Sprintf("still %s on %s", rec.State, on)
 	}
 	for _, first := range v.predecessors(r) {
 		fr := v.st.Resources[first]

@@ -227,6 +227,11 @@ func (e *Executor) Run(ctx context.Context) error {
 			delete(busy, r.op.res.ID)
 			if rep := e.settle(r, nextMonitor); rep != nil {
 				awaiting[rep.Resource] = awaited{state: rep.State, until: e.cfg.Now().Add(10 * e.cfg.Tick)}
+			} else if errors.Is(r.err, errNotClaimed) {
+				// Refused on a view older than the leader's: try again
+				// once this node sees another's claim, or after a tick,
+				// not at once.
+				awaiting[r.op.res.ID] = awaited{state: model.ResourceStarting, until: e.cfg.Now().Add(e.cfg.Tick)}
 			}
 		case <-changed:
 		case <-tick.C:
@@ -298,6 +303,9 @@ func (e *Executor) restart(ctx context.Context, o op) []result {
 		if kind == opStop {
 			return withTimeout(ctx, r.Ops.StopTimeout, func(c context.Context) error { return a.Stop(c, r) })
 		}
+		if err := e.claim(ctx, r); err != nil {
+			return err
+		}
 		return withTimeout(ctx, r.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, r) })
 	}
 	for i := n - 1; i >= 0; i-- {
@@ -315,7 +323,12 @@ func (e *Executor) restart(ctx context.Context, o op) []result {
 		}
 	}
 	for i := range n {
-		if err := step(opStart, o.chain[i]); err != nil {
+		if err := step(opStart, o.chain[i]); errors.Is(err, errNotClaimed) {
+			for j := i; j < n; j++ {
+				as(j, opStart, model.HealthStopped, err)
+			}
+			return out
+		} else if err != nil {
 			as(i, opStart, model.HealthFailed, err)
 			for j := i + 1; j < n; j++ {
 				as(j, opStop, model.HealthStopped, nil)
@@ -343,6 +356,9 @@ func (e *Executor) runOne(ctx context.Context, o op) result {
 		return h, err
 	}
 	start := func() error {
+		if err := e.claim(ctx, o.res); err != nil {
+			return err
+		}
 		return withTimeout(ctx, o.res.Ops.StartTimeout, func(c context.Context) error { return a.Start(c, o.res) })
 	}
 	stop := func() error {
@@ -352,8 +368,12 @@ func (e *Executor) runOne(ctx context.Context, o op) result {
 	case opProbe, opMonitor:
 		h, err := monitor()
 		return result{op: o, health: h, err: err}
+	case opRelease:
+		return result{op: o, health: model.HealthStopped}
 	case opStart:
-		if err := start(); err != nil {
+		if err := start(); errors.Is(err, errNotClaimed) {
+			return result{op: o, health: model.HealthStopped, err: err}
+		} else if err != nil {
 			return result{op: o, health: model.HealthFailed, err: err}
 		}
 		return result{op: o, health: model.HealthRunning}
@@ -366,7 +386,9 @@ func (e *Executor) runOne(ctx context.Context, o op) result {
 		if err := stop(); err != nil {
 			return result{op: o, health: model.HealthFailed, err: fmt.Errorf("%w: %w", errStopFailed, err)}
 		}
-		if err := start(); err != nil {
+		if err := start(); errors.Is(err, errNotClaimed) {
+			return result{op: o, health: model.HealthStopped, err: err}
+		} else if err != nil {
 			return result{op: o, health: model.HealthFailed, err: fmt.Errorf("start: %w", err)}
 		}
 		return result{op: o, health: model.HealthRunning}
@@ -406,6 +428,12 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 		e.cfg.Log.Info("operation done", "resource", id, "op", r.op.kind, "state", health, "reason", r.op.reason)
 		return nil
 	}
+	if errors.Is(r.err, errNotClaimed) {
+		e.cfg.Log.Info("start not claimed", "resource", id, "err", r.err)
+		if !errors.Is(r.err, errClaimedLate) {
+			return nil // the claim did not commit (or its answer was lost: decide releases it)
+		}
+	}
 	rep := store.Report{Resource: id, Node: e.cfg.Self, At: e.cfg.Now().UTC()}
 	reason := func() string {
 		if r.err != nil {
@@ -437,13 +465,18 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 			msg = "monitor: " + string(r.health)
 		}
 		rep.State, rep.Reason, rep.FailBy = model.ResourceFailed, msg, 1
+	case opRelease:
+		rep.State, rep.Reason = model.ResourceStopped, "claim released: "+r.op.reason
 	case opStart, opRestart:
-		if r.err != nil {
+		switch {
+		case errors.Is(r.err, errNotClaimed): // claimed, then too late to start
+			rep.State, rep.Reason = model.ResourceStopped, r.err.Error()
+		case r.err != nil:
 			rep.State, rep.Reason, rep.FailBy = model.ResourceFailed, reason(), FatalFailCount
 			if r.op.kind == opRestart && errors.Is(r.err, errStopFailed) {
 				rep.State = model.ResourceBlocked
 			}
-		} else {
+		default:
 			rep.State = model.ResourceStarted
 		}
 	case opStop:
@@ -463,6 +496,33 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 }
 
 var errStopFailed = errors.New("stop failed")
+
+// errNotClaimed marks a start that did not begin because its claim did not
+// commit; errClaimedLate one whose claim committed too late to start
+// within the lease, which the cluster must hear was given up.
+var (
+	errNotClaimed  = errors.New("start not claimed")
+	errClaimedLate = fmt.Errorf("%w: the lease ran short meanwhile", errNotClaimed)
+)
+
+// claimTimeout bounds a claim's round trip to the leader.
+const claimTimeout = 5 * time.Second
+
+// claim commits this node's claim on r before r starts here (invariant 1):
+// the store refuses it unless r is placed here and may run nowhere else,
+// so that two nodes acting on placements they applied at different times
+// never both start r. A start whose claim took so long that it could no
+// longer stop within the lease does not begin.
+func (e *Executor) claim(ctx context.Context, r model.Resource) error {
+	rep := store.Report{Resource: r.ID, Node: e.cfg.Self, State: model.ResourceStarting, At: e.cfg.Now().UTC(), Reason: "claimed to start"}
+	if err := withTimeout(ctx, claimTimeout, func(c context.Context) error { return e.cfg.Reporter.Report(c, rep) }); err != nil {
+		return fmt.Errorf("%w: %w", errNotClaimed, err)
+	}
+	if e.cfg.Lease != nil && !e.cfg.Lease.MayStart(e.cfg.Now()) {
+		return errClaimedLate
+	}
+	return nil
+}
 
 // outbox holds the newest undelivered report of each resource. Reports go
 // out in their own goroutine so that an unreachable leader never stalls

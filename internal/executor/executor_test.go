@@ -73,6 +73,7 @@ type fakeCluster struct {
 	target  model.NodeID
 	placed  []model.ResourceID // what it places on target; nil: web
 	reports []string
+	claims  []string // "web n1": the start claims committed or refused
 }
 
 func newFakeCluster() *fakeCluster {
@@ -92,10 +93,12 @@ func (c *fakeCluster) Changed() <-chan struct{} {
 	return c.changed
 }
 
-func (c *fakeCluster) apply(cmd store.Command) {
+func (c *fakeCluster) apply(cmd store.Command) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_ = cmd.ApplyTo(&c.st)
+	if err := cmd.ApplyTo(&c.st); err != nil {
+		return err
+	}
 	// The coordinator's part: place and mark fresh.
 	targets := map[model.ResourceID]model.NodeID{"web": c.target}
 	if c.placed != nil {
@@ -107,14 +110,20 @@ func (c *fakeCluster) apply(cmd store.Command) {
 	_ = store.Command{Placement: &store.Placement{Targets: targets, Epoch: c.st.Epoch}}.ApplyTo(&c.st)
 	close(c.changed)
 	c.changed = make(chan struct{})
+	return nil
 }
 
+// Report commits r as the store would; a claim (state starting) is
+// logged apart from the results, and refused as the store refuses it.
 func (c *fakeCluster) Report(_ context.Context, r store.Report) error {
 	c.mu.Lock()
-	c.reports = append(c.reports, fmt.Sprintf("%s %s failby=%d", r.Resource, r.State, r.FailBy))
+	if r.State == model.ResourceStarting {
+		c.claims = append(c.claims, fmt.Sprintf("%s %s", r.Resource, r.Node))
+	} else {
+		c.reports = append(c.reports, fmt.Sprintf("%s %s failby=%d", r.Resource, r.State, r.FailBy))
+	}
 	c.mu.Unlock()
-	c.apply(store.Command{Report: &r})
-	return nil
+	return c.apply(store.Command{Report: &r})
 }
 
 func (c *fakeCluster) moveTo(n model.NodeID) {
@@ -359,3 +368,104 @@ func TestStopAll(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// staleView is a fakeCluster whose State lags: it shows the state frozen
+// at some instant, as a follower that has not yet applied the newest
+// placements would, while claims go to the real, newer state.
+type staleView struct {
+	*fakeCluster
+	frozen model.ClusterState
+}
+
+func (s staleView) State() model.ClusterState { return s.frozen.Clone() }
+
+// A node that acts on a placement the cluster has since changed (it
+// applied the log late) does not start the resource: its claim is judged
+// on the newest committed state, which another node's claim already won
+// (invariant 1). Once its view catches up it gives nothing back, since it
+// never started anything.
+func TestStaleStartIsNotClaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}}) // web placed on n1
+		frozen := cl.State()
+		cl.mu.Lock()
+		cl.target = "n2"
+		cl.mu.Unlock()
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n2"}}) // then on n2, which claims it
+		if err := cl.Report(t.Context(), store.Report{Resource: "web", Node: "n2", State: model.ResourceStarting}); err != nil {
+			t.Fatalf("n2's claim: %v", err)
+		}
+		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorTimeout: time.Second}}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: staleView{cl, frozen},
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if ag.log() != "" {
+			t.Errorf("agent calls = %q, want none: n1's view is stale and n2 holds the claim", ag.log())
+		}
+		if cl.log() != "" {
+			t.Errorf("reports = %q, want none", cl.log())
+		}
+		cl.mu.Lock()
+		claims := strings.Join(cl.claims, "; ")
+		cl.mu.Unlock()
+		if !strings.HasPrefix(claims, "web n2; web n1") {
+			t.Errorf("claims = %q, want n2's, then n1's (refused)", claims)
+		}
+		if st := cl.State(); st.Resources["web"].Node != "n2" || st.Resources["web"].State != model.ResourceStarting {
+			t.Errorf("record = %+v, want n2's claim", st.Resources["web"])
+		}
+		cancel()
+		<-done
+	})
+}
+
+// A claim that committed but whose start never ran (its answer was lost)
+// is released once the resource is placed elsewhere, so that the other
+// node's claim can win.
+func TestUnstartedClaimIsReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.target = "n2"
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}})
+		// n1 claimed web before it was placed on n2, and never started it.
+		cl.mu.Lock()
+		cl.st.Resources = map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarting}}
+		cl.mu.Unlock()
+		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorTimeout: time.Second}}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if want := "web stopped failby=0"; cl.log() != want {
+			t.Errorf("reports = %q, want %q", cl.log(), want)
+		}
+		if err := cl.Report(t.Context(), store.Report{Resource: "web", Node: "n2", State: model.ResourceStarting}); err != nil {
+			t.Errorf("n2's claim after the release: %v", err)
+		}
+		if ag.log() != "" {
+			t.Errorf("agent calls = %q, want none", ag.log())
+		}
+		cancel()
+		<-done
+	})
+}

@@ -108,6 +108,22 @@ func (s ClusterState) Effective(base Config) Config {
 // Fresh reports whether the committed targets account for every change.
 func (s ClusterState) Fresh() bool { return s.PlacedEpoch == s.Epoch }
 
+// MayRun names the node on which resource id may still run, as far as the
+// committed state can tell, or "" if it runs nowhere: the node its record
+// names, unless the record says stopped, or the node is offline, or the
+// cluster took that node's lease over since the record (its lease ended,
+// so it stopped everything). A start elsewhere waits until it is "".
+func (s ClusterState) MayRun(id ResourceID) NodeID {
+	rec, ok := s.Resources[id]
+	if !ok || rec.Node == "" || rec.State == ResourceStopped {
+		return ""
+	}
+	if s.Nodes[rec.Node].State == NodeOffline || rec.Gen < s.LeaseGens[rec.Node] {
+		return ""
+	}
+	return rec.Node
+}
+
 // ResourceState is a resource's state as its executor last reported it.
 type ResourceState string
 
@@ -115,6 +131,11 @@ type ResourceState string
 const (
 	ResourceStopped ResourceState = "stopped"
 	ResourceStarted ResourceState = "started"
+	// ResourceStarting: the node claimed the resource and is starting it.
+	// The claim is committed before the start begins, so that no other
+	// node can start the resource meanwhile (invariant 1), however late it
+	// applies the placements that moved it.
+	ResourceStarting ResourceState = "starting"
 	// ResourceFailed: a start or monitor failed; the scheduler recovers it.
 	ResourceFailed ResourceState = "failed"
 	// ResourceBlocked: a stop failed or timed out, so vigil cannot know

@@ -270,7 +270,7 @@ func (s *sched) current(x *rsc) {
 		if n, ok := s.nodeIdx[rec.Node]; ok {
 			x.cur = n
 		}
-	case model.ResourceStarted, model.ResourceFailed:
+	case model.ResourceStarted, model.ResourceStarting, model.ResourceFailed:
 		if rec.Node == "" {
 			return
 		}

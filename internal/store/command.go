@@ -60,6 +60,10 @@ var ErrRenewed = errors.New("lease renewed since it was judged ended")
 // force.
 var ErrConflict = errors.New("configuration changed meanwhile")
 
+// ErrClaimed refuses a start claim: the resource is not placed on the
+// claiming node, or another node may still run it.
+var ErrClaimed = errors.New("start not claimed")
+
 // Placement replaces the committed targets with the scheduler's placement,
 // computed from the state at Epoch.
 type Placement struct {
@@ -94,6 +98,9 @@ type NodeFlags struct {
 
 // Report is an executor's result for a resource on its node. Failures
 // raise the fail count of the resource on that node by FailBy (at least 1).
+// A report of state starting is a claim, made before a start: it commits
+// only if the resource is placed on the node and may run nowhere else
+// (ErrClaimed otherwise).
 type Report struct {
 	Resource model.ResourceID    `json:"resource"`
 	Node     model.NodeID        `json:"node"`
@@ -182,6 +189,16 @@ func apply(st *model.ClusterState, c Command) error {
 	}
 	if r := c.Renew; r != nil && r.Gen < st.LeaseGens[r.Node] {
 		return fmt.Errorf("renew %s: %w (generation %d, sent at %d)", r.Node, ErrFenced, st.LeaseGens[r.Node], r.Gen)
+	}
+	if r := c.Report; r != nil && r.State == model.ResourceStarting {
+		// A claim: checked against the committed state at its place in
+		// the log, so two nodes can never both win one (invariant 1).
+		if t := st.Targets[r.Resource]; t != r.Node {
+			return fmt.Errorf("%w: %s is placed on %q, not %s", ErrClaimed, r.Resource, t, r.Node)
+		}
+		if on := st.MayRun(r.Resource); on != "" && on != r.Node {
+			return fmt.Errorf("%w: %s may still run on %s", ErrClaimed, r.Resource, on)
+		}
 	}
 	if p := c.Placement; p != nil {
 		for _, n := range slices.Sorted(maps.Keys(p.Takeover)) {

@@ -273,3 +273,55 @@ func TestTakeoverFencesRenewals(t *testing.T) {
 		t.Errorf("a report after the takeover is stamped with generation %d, want 1", g)
 	}
 }
+
+// A start claim commits only on the node the resource is placed on, and
+// only while no other node may still run it; a refused claim changes
+// nothing (invariant 1).
+func TestClaim(t *testing.T) {
+	online := model.NodeRecord{State: model.NodeOnline}
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": online, "n2": online, "n3": online}}
+	claim := func(n model.NodeID) error {
+		return Command{Report: &Report{Resource: "web", Node: n, State: model.ResourceStarting}}.ApplyTo(&st)
+	}
+	place := func(n model.NodeID) {
+		if err := (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": n}, Epoch: st.Epoch}}).ApplyTo(&st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(what string, n model.NodeID) {
+		t.Helper()
+		before := st.Clone()
+		if err := claim(n); !errors.Is(err, ErrClaimed) {
+			t.Fatalf("%s: claim by %s = %v, want ErrClaimed", what, n, err)
+		}
+		if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("%s: a refused claim changed the state:\n%s", what, d)
+		}
+	}
+	place("n3")
+	refused("placed elsewhere", "n2")
+	place("n2")
+	if err := claim("n2"); err != nil {
+		t.Fatalf("claim on the target: %v", err)
+	}
+	if rec := st.Resources["web"]; rec.Node != "n2" || rec.State != model.ResourceStarting {
+		t.Fatalf("record after the claim: %+v", rec)
+	}
+	if err := claim("n2"); err != nil {
+		t.Fatalf("a second claim by the claimer: %v", err)
+	}
+	place("n3") // n3 applied this late; n2 has claimed
+	refused("claimed by n2, which is online with its lease", "n3")
+	if err := (Command{Report: &Report{Resource: "web", Node: "n2", State: model.ResourceStarted}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	refused("started on n2", "n3")
+	// n2's lease is taken over: what it ran has stopped.
+	if err := (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n3"}, Epoch: st.Epoch,
+		Takeover: map[model.NodeID]uint64{"n2": st.Leases["n2"]}}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if err := claim("n3"); err != nil {
+		t.Fatalf("claim after n2's lease was taken over: %v", err)
+	}
+}
