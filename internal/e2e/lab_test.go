@@ -84,6 +84,14 @@ func newLabIn(t *testing.T, n int, dir string, up ...string) *labT {
 		if out, err := l.vigil("lab", "down"); err != nil {
 			t.Errorf("lab down: %v\n%s", err, out)
 		}
+		if keep := os.Getenv("VIGIL_E2E_KEEP"); keep != "" && t.Failed() {
+			to := filepath.Join(keep, l.name)
+			if out, err := exec.Command("cp", "-a", l.dir, to).CombinedOutput(); err != nil {
+				t.Logf("keep the lab's directory: %v: %s", err, out)
+			} else {
+				t.Logf("the lab's directory (daemon logs) is kept in %s", to)
+			}
+		}
 	})
 	args := append([]string{"lab", "up", "--nodes", fmt.Sprint(n), "--dir", l.dir, "--timeout", "60s"}, up...)
 	if out, err := l.vigil(args...); err != nil {
