@@ -458,7 +458,13 @@ func (e *Executor) settle(r result, nextMonitor map[model.ResourceID]time.Time) 
 		}
 	case opMonitor:
 		if r.health == model.HealthRunning {
-			return nil
+			if rec.Node == e.cfg.Self && rec.State == model.ResourceStarted {
+				return nil
+			}
+			// The record lost track (a stale report overtook ours): it runs
+			// here, and what waits for it must be able to see that.
+			rep.State, rep.Reason = model.ResourceStarted, "found running by monitor"
+			break
 		}
 		msg := reason()
 		if msg == "" {

@@ -469,3 +469,41 @@ func TestUnstartedClaimIsReleased(t *testing.T) {
 		<-done
 	})
 }
+
+// When the committed record loses track of a resource that runs here (a
+// stale report from another node overtook this node's), the next monitor
+// says again that it runs here, so that what waits for it to start can go
+// on.
+func TestMonitorRestoresALostRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := &fakeAgent{running: map[model.ResourceID]bool{}, failStop: map[model.ResourceID]bool{}}
+		cl := newFakeCluster()
+		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}})
+		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorInterval: time.Second, MonitorTimeout: time.Second}}
+		ex, err := New(Config{
+			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
+			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- ex.Run(ctx) }()
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		// n2's late "stopped", applied over n1's "started".
+		cl.apply(store.Command{Report: &store.Report{Resource: "web", Node: "n2", State: model.ResourceStarted}})
+		cl.apply(store.Command{Report: &store.Report{Resource: "web", Node: "n2", State: model.ResourceStopped}})
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if rec := cl.State().Resources["web"]; rec.Node != "n1" || rec.State != model.ResourceStarted {
+			t.Errorf("record = %+v, want started on n1 again", rec)
+		}
+		if want := "start web"; ag.log() != want {
+			t.Errorf("agent calls = %q, want %q", ag.log(), want)
+		}
+		cancel()
+		<-done
+	})
+}
