@@ -172,6 +172,9 @@ func (d *decoder) root(n *yaml.Node) (file, bool) {
 	if v, ok := fields["constraints"]; ok {
 		d.constraints(v, "constraints", &f)
 	}
+	if v, ok := fields["fencing"]; ok {
+		d.fencing(v, "fencing", &f)
+	}
 	return f, true
 }
 

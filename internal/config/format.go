@@ -67,6 +67,7 @@ func Format(c model.Config, secretFile string) []byte {
 	}
 	add(root, "ports", ports)
 	formatResources(root, c)
+	formatFencing(root, c.Fencing)
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -295,6 +296,24 @@ func Summary(c model.Config) string {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "data_dir %s\n", c.DataDir)
+	if len(c.Fencing.Devices) > 0 {
+		var per []string
+		for _, n := range c.Nodes {
+			var lv []string
+			for _, level := range c.Fencing.FenceLevels(n.Name) {
+				var ids []string
+				for _, dev := range level {
+					ids = append(ids, dev.ID)
+				}
+				lv = append(lv, strings.Join(ids, "+"))
+			}
+			if len(lv) == 0 {
+				lv = []string{"none"}
+			}
+			per = append(per, string(n.Name)+" by "+strings.Join(lv, ", then "))
+		}
+		fmt.Fprintf(&b, "fencing: %s\n", strings.Join(per, "; "))
+	}
 	o := c.Options
 	if o.NoQuorumPolicy == "" {
 		o.NoQuorumPolicy = defaultOptions().NoQuorumPolicy

@@ -27,7 +27,7 @@ const (
 // rootKeys are the top-level keys, in the order Format writes them.
 func rootKeys() []string {
 	return []string{"version", "cluster", "secret", "secret_file", "data_dir", "nodes", "timing", "ports",
-		"options", "resources", "groups", "constraints"}
+		"options", "resources", "groups", "constraints", "fencing"}
 }
 
 // nodeKeys are the keys of a node, in the order Format writes them.
@@ -120,6 +120,7 @@ type file struct {
 	locations   []fileLocation
 	colocations []fileColocation
 	orders      []fileOrder
+	fencing     fileFencing
 }
 
 type fileNode struct {

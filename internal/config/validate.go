@@ -36,6 +36,7 @@ func (d *decoder) validate(f file, dir string, check func(model.Resource) error)
 	var ns names
 	c.Resources, c.Groups, ns = d.resolveResources(f.resources, f.groups)
 	c.Constraints = d.resolveConstraints(f, c.Nodes, c.Resources, c.Groups, ns)
+	c.Fencing = d.resolveFencing(f.fencing, c.Nodes)
 	if check != nil {
 		d.checkParams(f.resources, c.Resources, check)
 	}

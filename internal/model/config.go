@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -28,6 +29,59 @@ type Config struct {
 	Groups      []Group
 	Constraints Constraints
 	Options     Options
+	// Fencing is how the cluster powers off a node it lost; empty: no
+	// fencing, and leases alone guard invariant 1.
+	Fencing Fencing
+}
+
+// Fencing lists the fencing devices and the order in which they are tried.
+type Fencing struct {
+	Devices []FenceDevice
+	// Levels are, per node, the levels tried in order, each a list of
+	// device ids that must all succeed. A node not listed is fenced by
+	// each device that covers it, one level per device, in file order.
+	Levels map[NodeID][][]string
+}
+
+// FenceDevice is one fence agent (fence_ipmilan, fence_redfish, …) with
+// its parameters.
+type FenceDevice struct {
+	ID    string
+	Agent string // a name in /usr/sbin, or an absolute path
+	// Params are passed to the agent as key=value lines; those that look
+	// like secrets (password, key, …) never appear in logs or output.
+	Params map[string]string
+	// Nodes are the nodes it can fence; empty: every node.
+	Nodes []NodeID
+	// Plugs maps a node to its plug (port) on a device that powers several.
+	Plugs   map[NodeID]string
+	Timeout time.Duration
+}
+
+// FenceLevels returns the levels that fence node, as device lists in the
+// order they are tried; nil if no device covers it.
+func (f Fencing) FenceLevels(node NodeID) [][]FenceDevice {
+	byID := map[string]FenceDevice{}
+	for _, d := range f.Devices {
+		byID[d.ID] = d
+	}
+	var out [][]FenceDevice
+	if lv, ok := f.Levels[node]; ok {
+		for _, ids := range lv {
+			var level []FenceDevice
+			for _, id := range ids {
+				level = append(level, byID[id])
+			}
+			out = append(out, level)
+		}
+		return out
+	}
+	for _, d := range f.Devices {
+		if len(d.Nodes) == 0 || slices.Contains(d.Nodes, node) {
+			out = append(out, []FenceDevice{d})
+		}
+	}
+	return out
 }
 
 // ResourceConfig is the part of a configuration that `vigil config apply`
