@@ -114,8 +114,18 @@ type Config struct {
 	// renewals this node applied. A zero Duration turns leases off (tests
 	// of other things); the daemon always sets it.
 	Lease lease.Config
-	Now   func() time.Time // nil: time.Now
-	Log   *slog.Logger     // nil: discard
+	// Fence, if not nil, fences a node with the cluster's fencing levels
+	// (Cluster.Fencing) and says how it succeeded ("level 1 (ipmi-n1)").
+	// The leader fences a lost node that may still run resources, and a
+	// node whose stop failed, when a device covers it; until fencing (or
+	// an operator's confirm-down) succeeds, such a node's resources are
+	// not recovered, whatever its lease (invariant 1).
+	Fence func(ctx context.Context, node model.NodeID) (string, error)
+	// FenceRetry is how long after a failed fencing the leader tries
+	// again; 0 means 10s.
+	FenceRetry time.Duration
+	Now        func() time.Time // nil: time.Now
+	Log        *slog.Logger     // nil: discard
 }
 
 // Coordinator is the leader's loop.
@@ -125,6 +135,12 @@ type Coordinator struct {
 	mu     sync.Mutex
 	plan   model.Plan // the newest plan, for explain and status
 	leases renewals   // written by Run
+	// fencing: nodes being fenced now; failedAt: when the newest fencing
+	// of a node failed (this node's clock), for the retry delay.
+	fencing  map[model.NodeID]bool
+	failedAt map[model.NodeID]time.Time
+	ctx      context.Context // Run's, for the fencing it starts
+	wg       sync.WaitGroup  // the fencing in flight
 }
 
 // Leases judges st's leases at now as placement does: st as the scheduler
@@ -136,7 +152,7 @@ func (c *Coordinator) Leases(st model.ClusterState, now time.Time) (model.Cluste
 		return st, nil
 	}
 	c.mu.Lock()
-	j := c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease)
+	j := c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease).withFencing(st, c.covered)
 	c.mu.Unlock()
 	return j.scheduled(st), j.held
 }
@@ -179,6 +195,10 @@ func New(cfg Config) (*Coordinator, error) {
 func (c *Coordinator) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.Tick)
 	defer t.Stop()
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	defer c.wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,9 +252,10 @@ func (c *Coordinator) commitPlacement() {
 	if c.cfg.Lease.Duration != 0 {
 		c.mu.Lock()
 		c.leases.observe(c.cfg.Cluster.Nodes, st, now)
-		j = c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease)
+		j = c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease).withFencing(st, c.covered)
 		c.mu.Unlock()
 	}
+	c.fenceLost(st, j, now)
 	plan := c.cfg.Schedule(cfg, j.scheduled(st), now, j.held)
 	c.mu.Lock()
 	c.plan = plan
@@ -289,4 +310,69 @@ func (c *Coordinator) commitLiveness() bool {
 		c.cfg.Log.Info("node state committed", "node", ch.Node, "from", ch.From, "state", ch.To, "boot", ch.Boot)
 	}
 	return true
+}
+
+// covered reports whether a fencing device covers node, so that the
+// cluster fences it when it is lost instead of trusting its lease alone.
+func (c *Coordinator) covered(node model.NodeID) bool {
+	return c.cfg.Fence != nil && len(c.cfg.Cluster.Fencing.FenceLevels(node)) > 0
+}
+
+// fenceLost starts fencing every node j says must be fenced, one fencing
+// at a time per node, and not sooner than FenceRetry after one failed.
+func (c *Coordinator) fenceLost(st model.ClusterState, j judgement, now time.Time) {
+	if c.cfg.Fence == nil || len(j.fence) == 0 {
+		return
+	}
+	retry := c.cfg.FenceRetry
+	if retry <= 0 {
+		retry = 10 * time.Second
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil || c.ctx.Err() != nil {
+		return
+	}
+	for _, n := range j.fence {
+		if c.fencing[n] {
+			continue
+		}
+		if at, failed := c.failedAt[n]; failed && now.Sub(at) < retry {
+			continue
+		}
+		if c.fencing == nil {
+			c.fencing, c.failedAt = map[model.NodeID]bool{}, map[model.NodeID]time.Time{}
+		}
+		c.fencing[n] = true
+		why := j.fenceWhy[n]
+		c.wg.Go(func() { c.fence(c.ctx, n, why) })
+	}
+}
+
+// fence fences node and commits the outcome. A success lets the
+// scheduler recover what the node ran at once; a failure leaves it where
+// it is until a later try or the operator's confirm-down.
+func (c *Coordinator) fence(ctx context.Context, node model.NodeID, why string) {
+	c.cfg.Log.Warn("fencing node", "node", node, "reason", why)
+	by, err := c.cfg.Fence(ctx, node)
+	f := store.Fence{Node: node, OK: err == nil, By: by, At: c.cfg.Now().UTC()}
+	if err != nil {
+		f.Reason = err.Error()
+		c.cfg.Log.Error("fencing failed; the node's resources are not recovered until it is fenced or confirmed down",
+			"node", node, "err", err)
+	} else {
+		c.cfg.Log.Warn("node fenced", "node", node, "by", by)
+	}
+	if cerr := c.cfg.Store.Apply(store.Command{Fence: &f}, 4*c.cfg.Tick+time.Second); cerr != nil {
+		// Not recorded: the next round fences again (off is idempotent).
+		c.cfg.Log.Warn("commit fencing outcome", "node", node, "err", cerr)
+	}
+	c.mu.Lock()
+	delete(c.fencing, node)
+	if err != nil {
+		c.failedAt[node] = c.cfg.Now()
+	} else {
+		delete(c.failedAt, node)
+	}
+	c.mu.Unlock()
 }

@@ -48,6 +48,57 @@ type judgement struct {
 	// takeover: nodes whose lease ended and on which the committed state
 	// still records resources, with the renewal count that was judged.
 	takeover map[model.NodeID]uint64
+	// fence: nodes to fence (withFencing), sorted, with why.
+	fence    []model.NodeID
+	fenceWhy map[model.NodeID]string
+}
+
+// withFencing applies fencing to j. A node that a device covers (covered)
+// is fenced when it is lost while it may still run resources (its lease
+// may be valid, or it ended with resources recorded there), or when a
+// stop failed on it; and what it ran is not taken over on the lease alone:
+// it stays held until the fence succeeds (which records it stopped) or an
+// operator confirms the node down. Fencing thus never makes recovery
+// wait longer than the lease unless the fence fails.
+func (j judgement) withFencing(st model.ClusterState, covered func(model.NodeID) bool) judgement {
+	add := func(n model.NodeID, why string) {
+		if j.fenceWhy == nil {
+			j.fenceWhy = map[model.NodeID]string{}
+		}
+		if _, ok := j.fenceWhy[n]; !ok {
+			j.fenceWhy[n] = why
+			j.fence = append(j.fence, n)
+		}
+	}
+	runs := map[model.NodeID]bool{}
+	for _, rec := range st.Resources {
+		if rec.Node != "" && rec.State != model.ResourceStopped {
+			runs[rec.Node] = true
+		}
+	}
+	for _, n := range names(j.held) {
+		if covered(n) && runs[n] {
+			add(n, "lost while it may still hold its lease")
+		}
+	}
+	for _, n := range names(j.takeover) {
+		if !covered(n) {
+			continue
+		}
+		delete(j.takeover, n)
+		if j.held == nil {
+			j.held = map[model.NodeID]time.Time{}
+		}
+		j.held[n] = time.Time{} // until fenced
+		add(n, "lost with resources recorded there")
+	}
+	for _, id := range slices.Sorted(maps.Keys(st.Resources)) {
+		if rec := st.Resources[id]; rec.State == model.ResourceBlocked && rec.Node != "" && covered(rec.Node) {
+			add(rec.Node, "a stop of "+string(id)+" failed there")
+		}
+	}
+	slices.Sort(j.fence)
+	return j
 }
 
 // judge says, for every configured node, whether its lease may still be

@@ -1,11 +1,13 @@
 package coordinator
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/lease"
 	"github.com/vigil-ha/vigil/internal/model"
+	"github.com/vigil-ha/vigil/internal/store"
 )
 
 // The coordinator keeps what ran on a lost node in place until the node's
@@ -51,4 +53,48 @@ func contains(ns []model.NodeID, n model.NodeID) bool {
 		}
 	}
 	return false
+}
+
+// With a fencing device for a node, a lost node that may still run
+// something is fenced, and what it ran is held (never taken over on the
+// lease alone) until the fence is recorded; a node without one is taken
+// over as before; a failed stop on a covered node fences it too.
+func TestWithFencing(t *testing.T) {
+	c := lease.Config{Duration: time.Second, StartBudget: 200 * time.Millisecond, StopBudget: 200 * time.Millisecond}
+	nodes := []model.Node{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}}
+	t0 := time.Now()
+	st := model.ClusterState{
+		Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOffline}, "n2": {State: model.NodeOffline}, "n3": {State: model.NodeOnline}},
+		Resources: map[model.ResourceID]model.ResourceRecord{
+			"web": {Node: "n1", State: model.ResourceStarted}, "db": {Node: "n2", State: model.ResourceStarted},
+			"mail": {Node: "n3", State: model.ResourceBlocked},
+		},
+	}
+	var r renewals
+	r.observe(nodes, st, t0)
+	covered := func(n model.NodeID) bool { return n != "n2" }
+
+	j := r.judge(nodes, st, t0.Add(100*time.Millisecond), c).withFencing(st, covered)
+	if want := []model.NodeID{"n1", "n3"}; !slices.Equal(j.fence, want) {
+		t.Errorf("within the lease: fence %v, want %v (n1 lost with web, n3's stop of mail failed)", j.fence, want)
+	}
+	after := lease.ExpiresBy(t0, c)
+	j = r.judge(nodes, st, after, c).withFencing(st, covered)
+	if _, ok := j.takeover["n1"]; ok {
+		t.Errorf("after the lease: n1 taken over on its lease alone, though a device covers it: %+v", j)
+	}
+	if until, ok := j.held["n1"]; !ok || !until.IsZero() {
+		t.Errorf("after the lease: n1 held %v (%v), want held until fenced (zero)", until, ok)
+	}
+	if _, ok := j.takeover["n2"]; !ok {
+		t.Errorf("after the lease: n2 (no device) not taken over: %+v", j)
+	}
+	// Once the fence is recorded, n1 runs nothing and nothing holds it.
+	if err := (store.Command{Fence: &store.Fence{Node: "n1", OK: true, By: "level 1 (lab)"}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	j = r.judge(nodes, st, after, c).withFencing(st, covered)
+	if _, ok := j.held["n1"]; ok || slices.Contains(j.fence, "n1") {
+		t.Errorf("after the fence: n1 still held or fenced again: %+v", j)
+	}
 }

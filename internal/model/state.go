@@ -34,6 +34,9 @@ type NodeRecord struct {
 	// they are). Both are set by operators.
 	Standby     bool `json:"standby,omitempty"`
 	Maintenance bool `json:"maintenance,omitempty"`
+	// Fence is the outcome of the newest fencing of the node, nil if it
+	// was never fenced.
+	Fence *FenceRecord `json:"fence,omitempty"`
 }
 
 // ClusterState is the replicated state that the Raft FSM holds. It grows
@@ -122,6 +125,15 @@ func (s ClusterState) MayRun(id ResourceID) NodeID {
 		return ""
 	}
 	return rec.Node
+}
+
+// FenceRecord is the outcome of fencing a node.
+type FenceRecord struct {
+	OK bool `json:"ok"`
+	// By says how: "level 1 (ipmi-n1)", or "confirmed down by the operator".
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"` // why it failed
+	At     time.Time `json:"at"`
 }
 
 // ResourceState is a resource's state as its executor last reported it.

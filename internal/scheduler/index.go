@@ -279,6 +279,9 @@ func (s *sched) current(x *rsc) {
 			// It may still run there: leave it, and what depends on it.
 			x.frozen, x.held, x.cur = true, true, n
 			x.why = fmt.Sprintf("node %s is offline but may still hold its lease (until %s): not recovered yet", rec.Node, until.UTC().Format("15:04:05.000"))
+			if until.IsZero() {
+				x.why = fmt.Sprintf("node %s is lost and not fenced yet: not recovered until fencing succeeds or an operator runs `vigil node confirm-down %s`", rec.Node, rec.Node)
+			}
 			return
 		}
 		if !ok || s.gone[n] {

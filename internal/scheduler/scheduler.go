@@ -27,7 +27,8 @@ type Input struct {
 	// ended. What runs, or failed, on such a node may still run there, so
 	// it is left where it is, with what depends on it, and not recovered
 	// elsewhere until then (invariant 1). The coordinator computes it from
-	// the renewals it observed; nil means no node is held.
+	// the renewals it observed; nil means no node is held. The zero
+	// instant holds a lost node until it is fenced (or confirmed down).
 	Held map[model.NodeID]time.Time
 }
 

@@ -24,6 +24,21 @@ type Command struct {
 	Placement *Placement    `json:"placement,omitempty"`
 	Config    *ConfigChange `json:"config,omitempty"`
 	Renew     *Renew        `json:"renew,omitempty"`
+	Fence     *Fence        `json:"fence,omitempty"`
+}
+
+// Fence records the outcome of fencing Node. A success, or an operator's
+// confirmation that the node is down, bumps the node's lease generation
+// (no renewal sent before counts) and records every resource on the node
+// stopped, blocked ones included: the node is off, so it runs nothing, and
+// the scheduler recovers them at once (invariant 1 holds by the fence, not
+// by the lease). A failure is recorded for status and changes nothing else.
+type Fence struct {
+	Node   model.NodeID `json:"node"`
+	OK     bool         `json:"ok"`
+	By     string       `json:"by"`
+	Reason string       `json:"reason,omitempty"`
+	At     time.Time    `json:"at"`
 }
 
 // ConfigChange replaces the resource configuration (`vigil config apply`). It
@@ -229,6 +244,8 @@ func apply(st *model.ClusterState, c Command) error {
 			rec.Maintenance = *f.Maintenance
 		}
 		st.Nodes[f.Node] = rec
+	case c.Fence != nil:
+		applyFence(st, *c.Fence)
 	case c.Renew != nil:
 		if st.Leases == nil {
 			st.Leases = map[model.NodeID]uint64{}
@@ -262,6 +279,24 @@ func apply(st *model.ClusterState, c Command) error {
 		return errors.New("apply: empty command")
 	}
 	return nil
+}
+
+func applyFence(st *model.ClusterState, f Fence) {
+	rec := st.Nodes[f.Node]
+	rec.Fence = &model.FenceRecord{OK: f.OK, By: f.By, Reason: f.Reason, At: f.At}
+	st.Nodes[f.Node] = rec
+	if !f.OK {
+		return
+	}
+	if st.LeaseGens == nil {
+		st.LeaseGens = map[model.NodeID]uint64{}
+	}
+	st.LeaseGens[f.Node]++
+	for id, r := range st.Resources {
+		if r.Node == f.Node {
+			st.Resources[id] = model.ResourceRecord{State: model.ResourceStopped, Since: f.At, Reason: "node " + string(f.Node) + " fenced"}
+		}
+	}
 }
 
 func applyReport(st *model.ClusterState, r Report) {

@@ -325,3 +325,36 @@ func TestClaim(t *testing.T) {
 		t.Fatalf("claim after n2's lease was taken over: %v", err)
 	}
 }
+
+// A successful fence records the node's resources stopped (blocked ones
+// too) and fences its renewals; a failed one only records the failure.
+func TestFence(t *testing.T) {
+	st := model.ClusterState{
+		Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOffline}},
+		Resources: map[model.ResourceID]model.ResourceRecord{
+			"web": {Node: "n1", State: model.ResourceStarted}, "db": {Node: "n1", State: model.ResourceBlocked},
+			"mail": {Node: "n2", State: model.ResourceStarted},
+		},
+	}
+	before := st.Clone()
+	if err := (Command{Fence: &Fence{Node: "n1", By: "level 1 (ipmi)", Reason: "exit status 1"}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if f := st.Nodes["n1"].Fence; f == nil || f.OK || f.Reason != "exit status 1" {
+		t.Fatalf("failed fence recorded as %+v", f)
+	}
+	if d := cmp.Diff(before.Resources, st.Resources); d != "" || st.LeaseGens["n1"] != 0 {
+		t.Fatalf("a failed fence changed resources or gens:\n%s %v", d, st.LeaseGens)
+	}
+	if err := (Command{Fence: &Fence{Node: "n1", OK: true, By: "level 1 (ipmi)"}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []model.ResourceID{"web", "db"} {
+		if rec := st.Resources[id]; rec.Node != "" || rec.State != model.ResourceStopped {
+			t.Errorf("%s after the fence: %+v, want stopped", id, rec)
+		}
+	}
+	if st.Resources["mail"].Node != "n2" || st.LeaseGens["n1"] != 1 || st.MayRun("web") != "" {
+		t.Errorf("after the fence: mail %+v, gens %v", st.Resources["mail"], st.LeaseGens)
+	}
+}
