@@ -21,6 +21,13 @@ const (
 	OpUnstandby     OpKind = "unstandby"     // the node may run resources again
 	OpMaintenance   OpKind = "maintenance"   // vigil starts, stops and monitors nothing on the node
 	OpUnmaintenance OpKind = "unmaintenance" // vigil manages the node again
+	// OpFence powers the node off with its fencing levels and records the
+	// outcome; on success its resources are recovered at once.
+	OpFence OpKind = "fence"
+	// OpConfirmDown records an offline node as fenced on the operator's
+	// word that it is powered off, so that its resources are recovered
+	// when fencing cannot do it.
+	OpConfirmDown OpKind = "confirm-down"
 	// OpMove with a Node adds location cli-prefer-ID (INFINITY on Node)
 	// and removes a ban from Node; without one it bans the resource from
 	// where it runs, as OpBan does.
@@ -39,7 +46,9 @@ const (
 )
 
 // NodeOps returns the node changes, in the order the CLI lists them.
-func NodeOps() []OpKind { return []OpKind{OpStandby, OpUnstandby, OpMaintenance, OpUnmaintenance} }
+func NodeOps() []OpKind {
+	return []OpKind{OpStandby, OpUnstandby, OpMaintenance, OpUnmaintenance, OpFence, OpConfirmDown}
+}
 
 // ResourceOps returns the resource changes.
 func ResourceOps() []OpKind { return []OpKind{OpMove, OpBan, OpClear, OpCleanup, OpRestart} }

@@ -48,6 +48,9 @@ type Node struct {
 	LastHeard time.Time `json:"last_heard,omitzero"`
 	Links     []Link    `json:"links"`
 	Self      bool      `json:"self,omitempty"`
+	// Fence is the newest fencing of the node, if any: "fenced at
+	// 12:00:01 (level 1 (ipmi))" or "fencing FAILED at …: why".
+	Fence string `json:"fence,omitempty"`
 }
 
 // Link is one link to a peer, as heartbeats show it.

@@ -10,7 +10,7 @@ func (e *env) nodeCmd() *cobra.Command {
 	var socket string
 	c := &cobra.Command{
 		Use:   "node",
-		Short: "Put nodes in or out of standby and maintenance",
+		Short: "Standby, maintenance and fencing of nodes",
 		Long: `Change an operator flag of a node, as pcs node does. The change is
 committed through the Raft leader (a follower forwards it) and the command
 returns once it is committed, then prints what the cluster will do about
@@ -21,7 +21,14 @@ it. Without quorum or a leader nothing changes and the command says so
   unstandby      the node may run resources again
   maintenance    vigil starts, stops and monitors nothing on the node;
                  what runs there keeps running, unmanaged
-  unmaintenance  vigil manages the node's resources again`,
+  unmaintenance  vigil manages the node's resources again
+  fence          power the node off now with its fencing levels (the
+                 fencing section of the configuration), tried in order;
+                 on success what it ran is recovered elsewhere at once
+  confirm-down   for a lost node whose fencing failed: record it fenced on
+                 your word that it is powered off, so that what it ran is
+                 recovered. Saying so of a node that still runs breaks the
+                 one-holder guarantee: check first.`,
 		Example: `  vigil node standby n2
   vigil node unstandby n2
   vigil node maintenance n3 && apt-get upgrade && vigil node maintenance n3 --off`,
@@ -67,6 +74,8 @@ maintenance (with --off, or vigil node unmaintenance).`,
 		simple(api.OpUnstandby, "Let a node in standby run resources again", "  vigil node unstandby n2"),
 		maint,
 		simple(api.OpUnmaintenance, "Manage a node's resources again", "  vigil node unmaintenance n3"),
+		simple(api.OpFence, "Power a node off with its fencing devices, now", "  vigil node fence n2"),
+		simple(api.OpConfirmDown, "Record a lost node as fenced, on your word that it is powered off", "  vigil node confirm-down n2"),
 	)
 	return c
 }

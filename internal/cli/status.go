@@ -109,6 +109,11 @@ func writeStatus(w io.Writer, s api.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, n.State, committed, strings.Join(links, "  "))
 	}
 	tw.Flush()
+	for _, n := range s.Nodes {
+		if n.Fence != "" {
+			fmt.Fprintf(w, "%s: %s\n", n.Name, n.Fence)
+		}
+	}
 	fmt.Fprintln(w)
 	if len(s.Resources) == 0 {
 		fmt.Fprintln(w, "Resources: none configured")

@@ -22,6 +22,9 @@ func (o operator) Operate(ctx context.Context, op api.Operation) (api.Outcome, e
 	if op.Kind == api.OpRestart {
 		return o.restart(ctx, st, op)
 	}
+	if op.Kind == api.OpFence {
+		return o.fenceNode(ctx, st, model.NodeID(op.Node))
+	}
 	cfg := st.Effective(o.cfg) // the resources an operator applied at run time, if any
 	ch, err := changeFor(cfg, st, op)
 	if err != nil {
@@ -29,6 +32,9 @@ func (o operator) Operate(ctx context.Context, op api.Operation) (api.Outcome, e
 	}
 	out := api.Outcome{Message: ch.msg, Changes: []string{}}
 	for _, c := range ch.cmds {
+		if c.Fence != nil {
+			c.Fence.At = o.now().UTC()
+		}
 		if err := o.commit(ctx, c); err != nil {
 			return api.Outcome{}, partial(err, out.Changes)
 		}
@@ -77,6 +83,17 @@ func changeFor(cfg model.Config, st model.ClusterState, op api.Operation) (chang
 			return change{}, &api.Error{Status: http.StatusNotFound, Field: "node", Message: fmt.Sprintf("unknown node %q", op.Node)}
 		}
 		return nodeChange(st, node, op.Kind), nil
+	case api.OpConfirmDown:
+		if _, ok := cfg.Node(node); !ok {
+			return change{}, &api.Error{Status: http.StatusNotFound, Field: "node", Message: fmt.Sprintf("unknown node %q", op.Node)}
+		}
+		if st.Nodes[node].State != model.NodeOffline {
+			return change{}, api.Errorf(http.StatusConflict, "%s is %s, not offline: confirm-down is for a lost node you know is powered off (`vigil node fence %s` fences a running one)",
+				node, orUnknown(st.Nodes[node].State), node)
+		}
+		f := store.Fence{Node: node, OK: true, By: "confirmed down by the operator"}
+		return change{cmds: []store.Command{{Fence: &f}},
+			msg: fmt.Sprintf("%s is recorded as fenced on your word: what it ran is recovered elsewhere", node)}, nil
 	case api.OpMove, api.OpBan, api.OpClear, api.OpCleanup:
 	default:
 		return change{}, &api.Error{Status: http.StatusBadRequest, Field: "op", Message: fmt.Sprintf("unknown operation %q", op.Kind)}
@@ -257,6 +274,10 @@ func describe(c store.Command) string {
 		return fmt.Sprintf("clean up %s on %s", c.Cleanup.Resource, c.Cleanup.Node)
 	case c.Restart != nil:
 		return fmt.Sprintf("restart %s on %s", c.Restart.Resource, c.Restart.Node)
+	case c.Fence != nil && c.Fence.OK:
+		return fmt.Sprintf("record %s fenced (%s)", c.Fence.Node, c.Fence.By)
+	case c.Fence != nil:
+		return fmt.Sprintf("record fencing of %s failed: %s", c.Fence.Node, c.Fence.Reason)
 	}
 	return "unknown change"
 }
@@ -266,4 +287,45 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+func orUnknown(s model.NodeState) model.NodeState {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// fenceNode fences node by hand (`vigil node fence`): it runs the node's
+// fencing levels here, then commits the outcome, a failure included, and
+// answers with what the scheduler then plans. It needs quorum, as every
+// change does (invariant 4).
+func (o operator) fenceNode(ctx context.Context, st model.ClusterState, node model.NodeID) (api.Outcome, error) {
+	if _, ok := o.cfg.Node(node); !ok {
+		return api.Outcome{}, &api.Error{Status: http.StatusNotFound, Field: "node", Message: fmt.Sprintf("unknown node %q", node)}
+	}
+	if len(o.cfg.Fencing.FenceLevels(node)) == 0 || o.fence == nil {
+		return api.Outcome{}, api.Errorf(http.StatusConflict, "no fencing device covers %s: add one to the fencing section of the configuration", node)
+	}
+	if v := o.vote(nil); !v.Quorate {
+		return api.Outcome{}, unavailable("no quorum: this node counts %s; %s was not fenced", v.Reasoned, node)
+	}
+	by, ferr := o.fence(ctx, node)
+	f := store.Fence{Node: node, OK: ferr == nil, By: by, At: o.now().UTC()}
+	if ferr != nil {
+		f.Reason = ferr.Error()
+	}
+	cmd := store.Command{Fence: &f}
+	if err := o.commit(ctx, cmd); err != nil {
+		if ferr == nil {
+			return api.Outcome{}, withMessage(err, fmt.Sprintf(" (%s WAS fenced, %s, but the cluster has not recorded it)", node, by))
+		}
+		return api.Outcome{}, err
+	}
+	if ferr != nil {
+		return api.Outcome{}, api.Errorf(http.StatusBadGateway, "fencing %s failed (recorded): %v", node, ferr)
+	}
+	_ = cmd.ApplyTo(&st)
+	return api.Outcome{Message: fmt.Sprintf("%s is fenced (%s): what it ran is recovered elsewhere", node, by),
+		Changes: []string{describe(cmd)}, Actions: actions(o.schedule(st, o.vote(nil).Quorate))}, nil
 }

@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	coord, err := coordinator.New(coordinator.Config{
 		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: det.Changes(),
 		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
-		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseConfig(cfg.Cluster.Timing),
+		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseConfig(cfg.Cluster.Timing), Fence: n.fence,
 	})
 	if err != nil {
 		return err

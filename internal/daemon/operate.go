@@ -50,6 +50,9 @@ type operator struct {
 	// leases judges the nodes' leases as the coordinator does (nil: no
 	// leases, in tests).
 	leases func(model.ClusterState, time.Time) (model.ClusterState, map[model.NodeID]time.Time)
+	// fence runs a node's fencing levels (nil: fencing is not wired, in
+	// tests).
+	fence func(context.Context, model.NodeID) (string, error)
 }
 
 // commitTimeout bounds one commit on the leader.
@@ -57,7 +60,7 @@ const commitTimeout = 5 * time.Second
 
 func (n *node) operator() operator {
 	o := operator{cfg: n.cfg.Cluster, self: n.cfg.Self, observe: n.observe, now: time.Now,
-		forward: forwarder(n.cfg.Cluster.Ports.API, n.token)}
+		forward: forwarder(n.cfg.Cluster.Ports.API, n.token), fence: n.fence}
 	if st := n.getStore(); st != nil {
 		o.store = st
 	}
@@ -205,6 +208,7 @@ type operatorCommand struct {
 	Cleanup   *store.Cleanup   `json:"cleanup,omitempty"`
 	Runtime   *store.Runtime   `json:"runtime,omitempty"`
 	Restart   *store.Restart   `json:"restart,omitempty"`
+	Fence     *store.Fence     `json:"fence,omitempty"`
 }
 
 // decodeOperatorCommand decodes the JSON of a store.Command strictly (no
@@ -214,10 +218,10 @@ type operatorCommand struct {
 func decodeOperatorCommand(raw []byte) (store.Command, error) {
 	var c operatorCommand
 	if err := api.DecodeStrict(raw, &c); err != nil {
-		return store.Command{}, withMessage(err, " (only operator changes are accepted here: node_flags, cleanup, runtime or restart)")
+		return store.Command{}, withMessage(err, " (only operator changes are accepted here: node_flags, cleanup, runtime, restart or fence)")
 	}
 	set := 0
-	for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil} {
+	for _, ok := range []bool{c.NodeFlags != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Fence != nil} {
 		if ok {
 			set++
 		}
@@ -225,7 +229,7 @@ func decodeOperatorCommand(raw []byte) (store.Command, error) {
 	if set != 1 {
 		return store.Command{}, &api.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("a command holds exactly one change, not %d", set)}
 	}
-	return store.Command{NodeFlags: c.NodeFlags, Cleanup: c.Cleanup, Runtime: c.Runtime, Restart: c.Restart}, nil
+	return store.Command{NodeFlags: c.NodeFlags, Cleanup: c.Cleanup, Runtime: c.Runtime, Restart: c.Restart, Fence: c.Fence}, nil
 }
 
 // runtimePrefix starts the ID of every operator constraint.
@@ -248,6 +252,13 @@ func checkCommand(cfg model.Config, c store.Command) error {
 		}
 		if f.Standby == nil && f.Maintenance == nil {
 			return bad("node_flags", "sets neither standby nor maintenance")
+		}
+	case c.Fence != nil:
+		if !knownNode(c.Fence.Node) {
+			return bad("fence.node", "unknown node %q", c.Fence.Node)
+		}
+		if c.Fence.By == "" {
+			return bad("fence.by", "required: how the node was fenced")
 		}
 	case c.Cleanup != nil:
 		if _, ok := resourceOf(cfg, c.Cleanup.Resource); !ok {

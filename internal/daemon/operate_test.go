@@ -518,3 +518,38 @@ func TestAppliedConfig(t *testing.T) {
 		t.Errorf("applied (-want +got):\n%s", d)
 	}
 }
+
+// confirm-down records an offline node fenced, which the leader's check
+// accepts; it refuses a node that is online, and an unknown one. A
+// fence by hand without any device covering the node is refused before
+// anything runs.
+func TestConfirmDownAndFence(t *testing.T) {
+	st := testState()
+	st.Nodes["n2"] = model.NodeRecord{State: model.NodeOffline}
+	ch, err := changeFor(testConfig(), st, api.Operation{Kind: api.OpConfirmDown, Node: "n2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.cmds) != 1 || describe(ch.cmds[0]) != "record n2 fenced (confirmed down by the operator)" {
+		t.Fatalf("commands %v", ch.cmds)
+	}
+	if err := checkCommand(testConfig(), ch.cmds[0]); err != nil {
+		t.Errorf("the leader refuses it: %v", err)
+	}
+	raw := []byte(`{"fence":{"node":"n2","ok":true,"by":"confirmed down by the operator","at":"2026-12-01T00:00:00Z"}}`)
+	if c, err := decodeOperatorCommand(raw); err != nil || c.Fence == nil || c.Fence.Node != "n2" {
+		t.Errorf("a forwarded fence record: %+v, %v", c, err)
+	}
+	_, err = changeFor(testConfig(), st, api.Operation{Kind: api.OpConfirmDown, Node: "n1"})
+	wantAPIError(t, err, 409, "", "n1 is online, not offline")
+	_, err = changeFor(testConfig(), st, api.Operation{Kind: api.OpConfirmDown, Node: "n9"})
+	wantAPIError(t, err, 404, "node", `"n9"`)
+
+	o := operator{cfg: testConfig(), self: "n1", store: newFakeStore("n1", "n1", st), now: time.Now,
+		fence: func(context.Context, model.NodeID) (string, error) {
+			t.Error("fenced without a device")
+			return "", nil
+		}}
+	_, err = o.Operate(t.Context(), api.Operation{Kind: api.OpFence, Node: "n2"})
+	wantAPIError(t, err, 409, "", "no fencing device covers n2")
+}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/api"
@@ -44,6 +45,11 @@ func (n *node) Status() api.Status {
 	}
 	for _, nd := range n.cfg.Cluster.Nodes {
 		out := api.Node{Name: string(nd.Name), State: string(obs[nd.Name]), Committed: string(committed.Nodes[nd.Name].State)}
+		if f := committed.Nodes[nd.Name].Fence; f != nil && f.OK {
+			out.Fence = fmt.Sprintf("fenced at %s (%s)", f.At.Format("15:04:05"), f.By)
+		} else if f != nil {
+			out.Fence = fmt.Sprintf("fencing FAILED at %s: %s", f.At.Format("15:04:05"), f.Reason)
+		}
 		for _, a := range nd.Addresses {
 			out.Addresses = append(out.Addresses, a.String())
 		}
