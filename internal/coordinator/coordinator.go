@@ -363,13 +363,14 @@ func (c *Coordinator) fence(ctx context.Context, node model.NodeID, why string) 
 	} else {
 		c.cfg.Log.Warn("node fenced", "node", node, "by", by)
 	}
-	if cerr := c.cfg.Store.Apply(store.Command{Fence: &f}, 4*c.cfg.Tick+time.Second); cerr != nil {
-		// Not recorded: the next round fences again (off is idempotent).
+	cerr := c.cfg.Store.Apply(store.Command{Fence: &f}, 4*c.cfg.Tick+time.Second)
+	if cerr != nil {
+		// Not recorded: a later round fences again (off is idempotent).
 		c.cfg.Log.Warn("commit fencing outcome", "node", node, "err", cerr)
 	}
 	c.mu.Lock()
 	delete(c.fencing, node)
-	if err != nil {
+	if err != nil || cerr != nil {
 		c.failedAt[node] = c.cfg.Now()
 	} else {
 		delete(c.failedAt, node)

@@ -182,7 +182,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil, c.Renew != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil, c.Renew != nil, c.Fence != nil} {
 		if set {
 			n++
 		}

@@ -358,3 +358,22 @@ func TestFence(t *testing.T) {
 		t.Errorf("after the fence: mail %+v, gens %v", st.Resources["mail"], st.LeaseGens)
 	}
 }
+
+// Every kind of command survives the log's encoding: one left out of
+// check would be refused at commit.
+func TestEveryCommandEncodes(t *testing.T) {
+	for _, c := range []Command{
+		{NodeState: &NodeState{Node: "n1"}}, {NodeFlags: &NodeFlags{Node: "n1"}}, {Report: &Report{Resource: "web"}},
+		{Cleanup: &Cleanup{Resource: "web"}}, {Runtime: &Runtime{}}, {Restart: &Restart{Resource: "web"}},
+		{Placement: &Placement{}}, {Config: &ConfigChange{}}, {Renew: &Renew{Node: "n1"}}, {Fence: &Fence{Node: "n1", OK: true}},
+	} {
+		b, err := encodeCommand(c)
+		if err != nil {
+			t.Errorf("encode %+v: %v", c, err)
+			continue
+		}
+		if _, err := decodeCommand(b); err != nil {
+			t.Errorf("decode %s: %v", b, err)
+		}
+	}
+}
