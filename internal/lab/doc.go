@@ -24,6 +24,14 @@
 // floating IP never outlives its daemon's lease (DESIGN.md invariant 1).
 // See watchdog.go for the protocol.
 //
+// The lab also has a fencing device for its nodes: DIR/fence_vigil_lab, a
+// fence agent that speaks the protocol of Debian's fence-agents (key=value
+// lines on stdin, the answer in the exit code), so that the daemons fence
+// lab nodes through the code that drives fence_ipmilan. Its off cuts a
+// node's cables, kills everything in its namespace and removes its
+// floating addresses; on boots it again; it can be broken on purpose. See
+// fencer.go for the protocol and Lab.FenceAgent.
+//
 // Faults act on the kernel, not on the daemons: Kill freezes every process of
 // a node and cuts its cables, Partition and Loss install nftables rules
 // (table inet vigil_lab) that an operator can read with `nft list ruleset`

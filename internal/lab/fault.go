@@ -72,8 +72,21 @@ func (l *Lab) Command(ctx context.Context, node string, argv ...string) (*exec.C
 // exits before it is seen inside its namespace (the error then quotes the
 // log). It first starts the node's watchdog if that is not running, and
 // waits until the watchdog is done with the daemon before (idle). It does
-// not wait for the daemon to be ready.
+// not wait for the daemon to be ready. It refuses a node that the lab's
+// fencer holds powered off (see FenceAgent): Revive powers it on.
 func (l *Lab) StartDaemon(node string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	unlock, err := lockFile(ctx, l.fencerLockPath())
+	if err != nil {
+		return fmt.Errorf("lab %s: start daemon on %s: %w", l.Name, node, err)
+	}
+	defer unlock()
+	if off, err := l.heldOff(node); err != nil {
+		return fmt.Errorf("lab %s: start daemon on %s: %w", l.Name, node, err)
+	} else if off {
+		return fmt.Errorf("lab %s: start daemon on %s: the lab's fencer holds %s powered off; `vigil lab revive %s` (or the fence agent's action=on) powers it on", l.Name, node, node, node)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.startDaemon(node); err != nil {
@@ -226,13 +239,23 @@ func (l *Lab) freeze(ctx context.Context, node string) error {
 // interfaces but its own lab addresses (a VIP does not survive a reboot) and
 // starts the daemon, once the node's watchdog is done with the old one.
 // Partition and loss rules stay: they model the network, not the node.
+// It powers on a node that the lab's fencer powered off, too, and the
+// fencer no longer holds it off.
 func (l *Lab) Revive(node string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
+	unlock, err := lockFile(ctx, l.fencerLockPath())
+	if err != nil {
+		return fmt.Errorf("lab %s: revive %s: %w", l.Name, node, err)
+	}
+	defer unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.revive(ctx, node); err != nil {
 		return fmt.Errorf("lab %s: revive %s: %w", l.Name, node, err)
+	}
+	if err := l.release(node); err != nil {
+		return fmt.Errorf("lab %s: revive %s: fencer: %w", l.Name, node, err)
 	}
 	l.log.Info("node revived", "node", node)
 	return nil

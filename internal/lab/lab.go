@@ -71,6 +71,11 @@ type Options struct {
 	Watchdog        bool
 	WatchdogTimeout time.Duration
 	WatchdogBinary  string
+
+	// FenceBinary is the vigil executable that the lab's fence agent,
+	// DIR/fence_vigil_lab, runs as `lab --name NAME fence-agent` (see
+	// FenceAgentPath); default Binary.
+	FenceBinary string
 }
 
 // Lab is a lab that is up. Its methods are safe for concurrent use; faults
@@ -91,6 +96,9 @@ type Lab struct {
 	args  map[string][]string    // node → daemon arguments after Binary
 	start map[string]uint64      // node → daemon start time (ticks since boot), 0 if unknown
 	dogs  map[string]watchdogRef // node → its watchdog; none in a lab from before watchdogs
+
+	fenceBinary string    // what DIR/fence_vigil_lab runs; set by Up only
+	hostNetns   *netnsRef // the network namespace the lab was built from; nil in a lab from before
 }
 
 // Node is one cluster node of a lab.
@@ -123,7 +131,19 @@ type stateFile struct {
 	Start map[string]uint64 `json:"start,omitempty"`
 	// Watchdogs are the nodes' emulated hardware watchdogs.
 	Watchdogs map[string]watchdogRef `json:"watchdogs,omitempty"`
+	// HostNetns is the network namespace Up ran in: where the bridges,
+	// the host sides of the veths and the watchdogs are. A lab command
+	// run elsewhere (a fence agent inside a node) enters it for them.
+	HostNetns *netnsRef `json:"host_netns,omitempty"`
 }
+
+// netnsRef identifies a network namespace in lab.json.
+type netnsRef struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+func (r netnsRef) id() nsID { return nsID{dev: r.Dev, ino: r.Ino} }
 
 // index is /run/vigil/lab/NAME.json.
 type index struct {
@@ -178,6 +198,9 @@ func newLab(o Options) (*Lab, error) {
 	if o.WatchdogBinary == "" {
 		o.WatchdogBinary = o.Binary
 	}
+	if o.FenceBinary == "" {
+		o.FenceBinary = o.Binary
+	}
 	var errs []error
 	if err := checkName(o.Name); err != nil {
 		errs = append(errs, err)
@@ -209,6 +232,10 @@ func newLab(o Options) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watchdog binary %s: %w", o.WatchdogBinary, err)
 	}
+	fenceBin, err := filepath.Abs(o.FenceBinary)
+	if err != nil {
+		return nil, fmt.Errorf("fence binary %s: %w", o.FenceBinary, err)
+	}
 	l := &Lab{
 		Name:   o.Name,
 		Dir:    dir,
@@ -218,10 +245,11 @@ func newLab(o Options) (*Lab, error) {
 			Netns:   o.Name + "-client",
 			Address: fmt.Sprintf("198.18.0.%d", clientHost),
 		},
-		log:   o.Log,
-		args:  map[string][]string{},
-		start: map[string]uint64{},
-		dogs:  map[string]watchdogRef{},
+		log:         o.Log,
+		args:        map[string][]string{},
+		start:       map[string]uint64{},
+		dogs:        map[string]watchdogRef{},
+		fenceBinary: fenceBin,
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -269,6 +297,9 @@ func up(ctx context.Context, o Options, sys system) (*Lab, error) {
 		return nil, fmt.Errorf("lab up: %w", err)
 	}
 	l.host, l.indexDir = sys.host, sys.indexDir
+	if id, err := statID("/proc/self/ns/net"); err == nil {
+		l.hostNetns = &netnsRef{Dev: id.dev, Ino: id.ino}
+	}
 	if fi, err := os.Stat(l.Binary); err != nil {
 		return nil, fmt.Errorf("lab %s up: binary: %w", l.Name, err)
 	} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
@@ -351,6 +382,9 @@ func (l *Lab) create(ctx context.Context, config func([]Node) ([]byte, error)) e
 			return err
 		}
 	}
+	if err := l.writeFencer(); err != nil {
+		return fmt.Errorf("fencer: %w", err)
+	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
 	if err := writeFile(l.SecretPath(), []byte(hex.EncodeToString(secret)), 0o600); err != nil {
@@ -430,7 +464,14 @@ func open(name string, sys system) (*Lab, error) {
 	l := &Lab{
 		Name: st.Name, Dir: st.Dir, Links: st.Links, Nodes: st.Nodes, Client: st.Client, Binary: st.Binary,
 		host: sys.host, indexDir: sys.indexDir, log: slog.New(slog.DiscardHandler),
-		args: st.Args, start: st.Start, dogs: st.Watchdogs,
+		args: st.Args, start: st.Start, dogs: st.Watchdogs, hostNetns: st.HostNetns,
+	}
+	// Inside a node's namespace (a fence agent run by a daemon), the
+	// host-side commands must run in the namespace the lab was built from.
+	if _, ok := sys.host.(execHost); ok && st.HostNetns != nil {
+		if here, err := statID("/proc/self/ns/net"); err == nil && here != st.HostNetns.id() {
+			l.host = execHost{netns: st.HostNetns}
+		}
 	}
 	if l.args == nil {
 		l.args = map[string][]string{}
@@ -616,6 +657,7 @@ func (l *Lab) save() error {
 	st := stateFile{
 		Name: l.Name, Dir: l.Dir, Links: l.Links, Binary: l.Binary,
 		Nodes: l.Nodes, Client: l.Client, Args: l.args, Start: l.start, Watchdogs: l.dogs,
+		HostNetns: l.hostNetns,
 	}
 	b, err := json.MarshalIndent(st, "", "\t")
 	if err != nil {

@@ -34,10 +34,63 @@ type host interface {
 	SpawnHost(argv []string, logPath, holds string) (int, error)
 }
 
-type execHost struct{}
+// execHost runs commands for real. With netns set, Run and SpawnHost run
+// them inside that network namespace (`nsenter --net`), through a handle
+// that some process in it holds, checked to be that very namespace: a
+// lab opened from inside a node's namespace reaches the host's links and
+// starts watchdogs in the host's namespace. Spawn needs no such help:
+// `ip netns exec` works from any namespace.
+type execHost struct {
+	netns *netnsRef // nil: this process's namespace
+}
 
-func (execHost) Run(ctx context.Context, stdin string, argv ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+// command returns the command that runs argv in h's namespace, and what
+// to call once it has started.
+func (h execHost) command(ctx context.Context, argv []string) (*exec.Cmd, func(), error) {
+	if h.netns == nil {
+		return exec.CommandContext(ctx, argv[0], argv[1:]...), func() {}, nil
+	}
+	f, err := openNetns(h.netns.id())
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=/proc/self/fd/3", "--"}, argv...)...)
+	cmd.ExtraFiles = []*os.File{f} // fd 3
+	return cmd, func() { f.Close() }, nil
+}
+
+// openNetns opens the network namespace id through the first process
+// found in it. It reads /proc once: bounded by the number of processes.
+func openNetns(id nsID) (*os.File, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		f, err := os.Open(filepath.Join("/proc", e.Name(), "ns", "net"))
+		if err != nil {
+			continue // gone, a zombie, or not ours to read
+		}
+		// The identity of the open file, not of the path: the process may
+		// have gone, and its PID been reused, since the open.
+		fi, err := f.Stat()
+		if st, ok := fi.Sys().(*syscall.Stat_t); err == nil && ok && (nsID{dev: st.Dev, ino: st.Ino}) == id {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("no process left in the lab's host network namespace (inode %d) to enter it by: run this from the host", id.ino)
+}
+
+func (h execHost) Run(ctx context.Context, stdin string, argv ...string) ([]byte, error) {
+	cmd, started, err := h.command(ctx, argv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	defer started()
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
@@ -77,7 +130,7 @@ func (execHost) Spawn(netns string, argv, env []string, logPath string) (int, er
 	return pid, nil
 }
 
-func (execHost) SpawnHost(argv []string, logPath, holds string) (int, error) {
+func (h execHost) SpawnHost(argv []string, logPath, holds string) (int, error) {
 	want, err := statID(holds)
 	if err != nil {
 		return 0, err
@@ -87,7 +140,12 @@ func (execHost) SpawnHost(argv []string, logPath, holds string) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// nsenter execs argv in its place: the PID is the watchdog's.
+	cmd, started, err := h.command(context.Background(), argv)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	defer started()
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

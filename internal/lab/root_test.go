@@ -23,8 +23,18 @@ import (
 
 // TestMain runs the watchdog process when a root test's lab starts this
 // test binary as its WatchdogBinary (`lab watchdog --name L --node N
-// --timeout D`), as the vigil binary's hidden command does; else the tests.
+// --timeout D`), and the fence agent when a lab's DIR/fence_vigil_lab runs
+// it as its FenceBinary (`lab --name L fence-agent`), as the vigil
+// binary's hidden commands do; else the tests.
 func TestMain(m *testing.M) {
+	if len(os.Args) == 5 && os.Args[1] == "lab" && os.Args[2] == "--name" && os.Args[4] == "fence-agent" {
+		l, err := Open(os.Args[3])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ERROR:", err)
+			os.Exit(1)
+		}
+		os.Exit(l.FenceAgent(context.Background(), os.Stdin, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 2 && os.Args[1] == "lab" && os.Args[2] == "watchdog" {
 		fs := flag.NewFlagSet("watchdog", flag.ExitOnError)
 		name := fs.String("name", "", "")
