@@ -49,7 +49,7 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
 	}
 	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
 	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd(),
-		e.labWatchdogCmd(&name))
+		e.labWatchdogCmd(&name), e.labFenceAgentCmd(&name), e.labFencerCmd(&name))
 	c.AddCommand(
 		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
 			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),
@@ -143,7 +143,7 @@ func labView(l *lab.Lab) labJSON {
 func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
-	var demo, watchdog bool
+	var demo, watchdog, fencing bool
 	var resources string
 	var timeout time.Duration
 	c := &cobra.Command{
@@ -183,7 +183,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
 				Watchdog: watchdog, WatchdogTimeout: labWatchdogTimeout(timing),
 				Config: func(ns []lab.Node) ([]byte, error) {
-					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra)
+					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, fencing)
 				},
 			})
 			if err != nil {
@@ -216,6 +216,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().BoolVar(&demo, "demo", true, "configure the demo: VIP "+LabVIP+" and a web service on port "+strconv.Itoa(LabWebPort)+" as group \"web\"")
 	c.Flags().StringVar(&resources, "resources", "", "YAML file with options, resources, groups and constraints sections to run instead of the demo")
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum and for every resource to start")
+	c.Flags().BoolVar(&fencing, "fencing", false, "configure the lab's fencing device (DIR/fence_vigil_lab, a fence agent that kills a node's processes and cuts its links): the majority fences a node it lost, and recovers its resources at once")
 	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout 200ms, 1s with --profile wan)")
 	outputFlag(c, &output)
 	return c
@@ -269,7 +270,7 @@ func demoBinary(demo bool, bin string) string {
 // the demo: a group of the floating IP and a web service that answers with
 // its node's name. extra, if not nil, is an operator's resource sections,
 // put first so that a problem in them names the line of their own file.
-func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources) ([]byte, error) {
+func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources, fencing bool) ([]byte, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("lab config: no nodes")
 	}
@@ -293,6 +294,14 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 			nd.Addresses = append(nd.Addresses, addr)
 		}
 		cfg.Nodes = append(cfg.Nodes, nd)
+	}
+	if fencing {
+		dev := model.FenceDevice{ID: "lab-fencer", Agent: filepath.Join(filepath.Dir(nodes[0].Dir), "fence_vigil_lab"),
+			Plugs: map[model.NodeID]string{}, Timeout: 10 * time.Second}
+		for _, n := range cfg.Nodes {
+			dev.Plugs[n.Name] = string(n.Name)
+		}
+		cfg.Fencing.Devices = []model.FenceDevice{dev}
 	}
 	if demoBin != "" {
 		cfgPath := filepath.Join(filepath.Dir(nodes[0].Dir), "vigil.yaml")

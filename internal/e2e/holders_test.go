@@ -118,24 +118,10 @@ func TestPartitionNeverTwoHolders(t *testing.T) {
 	s := l.sampleHolders("198.18.0.100", 5*time.Millisecond)
 	const trials = 10
 	for i := 1; i <= trials; i++ {
-		holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
-		start := time.Now()
-		l.must("lab", "partition", holder)
-		moved := l.answeredBy(fmt.Sprintf("trial %d: the VIP answers from the majority", i), 30*time.Second, func(n string) error {
-			if n == holder {
-				return fmt.Errorf("still answered by %s, cut off from the others", n)
-			}
-			return nil
-		})
-		t.Logf("trial %d: %s -> %s in %s", i, holder, moved, time.Since(start).Round(10*time.Millisecond))
+		holder, moved, took := l.partitionHolder(i)
+		t.Logf("trial %d: %s -> %s in %s", i, holder, moved, took.Round(10*time.Millisecond))
 		l.must("lab", "heal")
-		l.eventually(fmt.Sprintf("trial %d: %s is back", i, holder), 30*time.Second, func() error {
-			st, err := l.status(moved)
-			if err == nil && nodeOf(st, holder).Committed != "online" {
-				err = fmt.Errorf("%s is %q", holder, nodeOf(st, holder).Committed)
-			}
-			return err
-		})
+		l.awaitOnline(i, holder, moved)
 	}
 	samples, overlaps, overlap, gap := s.Stop()
 	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
@@ -221,13 +207,7 @@ func TestHungOrKilledDaemonNeverTwoHolders(t *testing.T) {
 			i+1, fault, holder, dropped.Round(10*time.Millisecond), moved, time.Since(start).Round(10*time.Millisecond))
 		_ = syscall.Kill(pid, syscall.SIGCONT) // if the reset left it (it should not have)
 		l.must("lab", "revive", holder)
-		l.eventually(fmt.Sprintf("trial %d: %s is back", i+1, holder), 30*time.Second, func() error {
-			st, err := l.status(moved)
-			if err == nil && nodeOf(st, holder).Committed != "online" {
-				err = fmt.Errorf("%s is %q", holder, nodeOf(st, holder).Committed)
-			}
-			return err
-		})
+		l.awaitOnline(i+1, holder, moved)
 	}
 	samples, overlaps, overlap, gap := s.Stop()
 	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
@@ -249,4 +229,33 @@ func (l *labT) vipLog() string {
 		}
 	}
 	return b.String()
+}
+
+// partitionHolder cuts the node that answers for the VIP off from the
+// others (it still reaches the client) and waits until another node
+// answers: it returns both and how long that took.
+func (l *labT) partitionHolder(trial int) (holder, moved string, took time.Duration) {
+	l.t.Helper()
+	holder = l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
+	start := time.Now()
+	l.must("lab", "partition", holder)
+	moved = l.answeredBy(fmt.Sprintf("trial %d: the VIP answers from the majority", trial), 30*time.Second, func(n string) error {
+		if n == holder {
+			return fmt.Errorf("still answered by %s, cut off from the others", n)
+		}
+		return nil
+	})
+	return holder, moved, time.Since(start)
+}
+
+// awaitOnline waits until asker has committed node online again.
+func (l *labT) awaitOnline(trial int, node, asker string) {
+	l.t.Helper()
+	l.eventually(fmt.Sprintf("trial %d: %s is back", trial, node), 30*time.Second, func() error {
+		st, err := l.status(asker)
+		if err == nil && nodeOf(st, node).Committed != "online" {
+			err = fmt.Errorf("%s is %q", node, nodeOf(st, node).Committed)
+		}
+		return err
+	})
 }
