@@ -3,8 +3,8 @@ package config
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
