@@ -337,6 +337,14 @@ func (d *decoder) nodes(n *yaml.Node, path string) []fileNode {
 		if v, ok := fields["attributes"]; ok {
 			nodes[i].attrs, _ = d.scalarMap(v, p+".attributes", validAttr, attrRule)
 		}
+		if v, ok := fields["witness"]; ok {
+			var b bool
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
+				d.report(p+".witness", v.Line, "expected true or false")
+			} else {
+				nodes[i].witness = b
+			}
+		}
 	}
 	return nodes
 }

@@ -50,6 +50,9 @@ func Format(c model.Config, secretFile string) []byte {
 			attrs.Style = yaml.FlowStyle
 			add(node, "attributes", attrs)
 		}
+		if n.Witness {
+			add(node, "witness", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+		}
 		nodes.Content = append(nodes.Content, node)
 	}
 	add(root, "nodes", nodes)
@@ -269,6 +272,9 @@ func Summary(c model.Config) string {
 	names := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
 		names[i] = string(n.Name)
+		if n.Witness {
+			names[i] += "(witness)"
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s: %s (%s), %s\n", c.Cluster,

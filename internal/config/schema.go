@@ -31,7 +31,7 @@ func rootKeys() []string {
 }
 
 // nodeKeys are the keys of a node, in the order Format writes them.
-func nodeKeys() []string { return []string{"name", "addresses", "attributes"} }
+func nodeKeys() []string { return []string{"name", "addresses", "attributes", "witness"} }
 
 func optionKeys() []string   { return []string{"no_quorum_policy", "stickiness"} }
 func resourceKeys() []string { return []string{"id", "kind", "params", "ops", "meta"} }
@@ -127,8 +127,9 @@ type fileNode struct {
 	name *string
 	// addrs is nil when absent or not a list. An invalid Addr marks an
 	// entry that was already reported; it keeps the other entries' links.
-	addrs []netip.Addr
-	attrs map[string]string // nil when absent or empty
+	addrs   []netip.Addr
+	attrs   map[string]string // nil when absent or empty
+	witness bool
 }
 
 type fileResource struct {

@@ -123,6 +123,7 @@ func (d *decoder) resolveNodes(fns []fileNode) []model.Node {
 	for i, fn := range fns {
 		nodes[i].Addresses = fn.addrs
 		nodes[i].Attributes = fn.attrs
+		nodes[i].Witness = fn.witness
 		if fn.name == nil {
 			continue
 		}
@@ -135,6 +136,15 @@ func (d *decoder) resolveNodes(fns []fileNode) []model.Node {
 	}
 	d.checkLinks(fns)
 	d.checkUniqueAddrs(fns)
+	voters := 0
+	for _, n := range nodes {
+		if !n.Witness {
+			voters++
+		}
+	}
+	if voters == 0 {
+		d.at("nodes", "every node is a witness; at least one must run resources")
+	}
 	return nodes
 }
 

@@ -123,6 +123,10 @@ type Node struct {
 	// Attributes are operator labels (e.g. rack: a) that location
 	// constraints can match.
 	Attributes map[string]string
+	// Witness: a voter that runs no resources (`vigil witness`), so that
+	// two nodes and a small third host keep quorum through the loss of
+	// any one.
+	Witness bool
 }
 
 // Timing is a resolved timing profile: the profile's defaults with the

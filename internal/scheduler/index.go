@@ -128,6 +128,8 @@ func newSched(in Input) *sched {
 		case !ok || rec.State != model.NodeOnline:
 			s.gone[i] = true
 			s.nodeWhy[i] = "node offline"
+		case n.Witness:
+			s.nodeWhy[i] = "node is a witness: it runs no resources"
 		case rec.Maintenance:
 			s.maint[i] = true
 			s.nodeWhy[i] = "node in maintenance"
