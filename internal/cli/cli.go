@@ -109,7 +109,7 @@ Environment: VIGIL_SOCKET (default ` + DefaultSocket + `) and VIGIL_CONFIG
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(e.daemonCmd(), e.configCmd(), e.statusCmd(), e.resourceCmd(), e.nodeCmd(), e.explainCmd(), e.simulateCmd(),
+	root.AddCommand(e.daemonCmd(), e.witnessCmd(), e.configCmd(), e.statusCmd(), e.resourceCmd(), e.nodeCmd(), e.explainCmd(), e.simulateCmd(),
 		e.probeCmd(), e.labCmd(), e.versionCmd())
 	for _, c := range root.Commands() {
 		wrapArgs(c)

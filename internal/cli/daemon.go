@@ -41,33 +41,11 @@ the nodes' addresses in the config.`,
   vigil daemon --config vigil.yaml --node n2 --data-dir /var/lib/vigil-n2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(level)); err != nil {
-				return usagef("--log-level: %v", err)
-			}
-			cfg, err := config.Load(e.configPath(cfgPath))
-			if err != nil {
-				return usageError{err}
-			}
-			if dataDir != "" {
-				cfg.DataDir = dataDir
-			}
-			self, err := findSelf(cfg, nodeName)
-			if err != nil {
-				return err
-			}
-			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
 			if wdPath != "" && wdTimeout <= 0 {
 				return usagef("--watchdog needs --watchdog-timeout, the device's timeout")
 			}
-			err = daemon.Run(ctx, daemon.Config{Cluster: cfg, Self: self, Socket: e.socketPath(socket), Log: log,
-				Watchdog: wdPath, WatchdogTimeout: wdTimeout})
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
+			return e.runDaemon(cmd, cfgPath, nodeName, dataDir, socket, level, false,
+				func(c *daemon.Config) { c.Watchdog, c.WatchdogTimeout = wdPath, wdTimeout })
 		},
 	}
 	c.Flags().StringVarP(&cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
@@ -116,4 +94,73 @@ func findSelf(cfg model.Config, name string) (model.NodeID, error) {
 	default:
 		return "", usagef("this host has the addresses of several nodes (%v); say which with --node", found)
 	}
+}
+
+// runDaemon loads the config, finds this node and runs its daemon until
+// SIGTERM. witness insists that the node is a witness in the config.
+func (e *env) runDaemon(cmd *cobra.Command, cfgPath, nodeName, dataDir, socket, level string, witness bool, set func(*daemon.Config)) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	cfg, err := config.Load(e.configPath(cfgPath))
+	if err != nil {
+		return usageError{err}
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	self, err := findSelf(cfg, nodeName)
+	if err != nil {
+		return err
+	}
+	if nd, _ := cfg.Node(self); witness && !nd.Witness {
+		return usagef("node %s is not a witness in the config: add `witness: true` to it, or run vigil daemon", self)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	dc := daemon.Config{Cluster: cfg, Self: self, Socket: e.socketPath(socket), Log: log}
+	if set != nil {
+		set(&dc)
+	}
+	err = daemon.Run(ctx, dc)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (e *env) witnessCmd() *cobra.Command {
+	var cfgPath, nodeName, dataDir, socket, level string
+	c := &cobra.Command{
+		Use:   "witness",
+		Short: "Run a witness: a voter that runs no resources",
+		Long: `Run this host as a witness of the cluster: it takes part in heartbeats,
+quorum and Raft (it may even lead, and then coordinates), but runs no
+resources and holds no lease. Two nodes and a witness on a small third
+host keep quorum through the loss of any one of the three; the node the
+witness can still hear keeps or takes the resources.
+
+The node must be marked in the config:
+
+  nodes:
+    - {name: n1, addresses: [192.0.2.1]}
+    - {name: n2, addresses: [192.0.2.2]}
+    - {name: w, addresses: [192.0.2.3], witness: true}
+
+vigil daemon on a witness's host runs it as a witness too.`,
+		Example: `  vigil witness --config /etc/vigil/vigil.yaml
+  vigil witness --config vigil.yaml --node w`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.runDaemon(cmd, cfgPath, nodeName, dataDir, socket, level, true, nil)
+		},
+	}
+	c.Flags().StringVarP(&cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
+	c.Flags().StringVar(&nodeName, "node", "", "this node's name in the config (default: found by address)")
+	c.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
+	c.Flags().StringVar(&socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
+	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return c
 }

@@ -58,9 +58,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log.With("node", string(cfg.Self))
 	var wd *watchdog.Device
-	if cfg.Watchdog == "" {
+	switch {
+	case self.Witness && cfg.Watchdog != "":
+		return fmt.Errorf("node %s is a witness: it holds no lease and runs nothing, so it needs no watchdog", cfg.Self)
+	case self.Witness:
+		log.Info("witness: this node votes, and may lead, but runs no resources")
+	case cfg.Watchdog == "":
 		log.Warn("no watchdog: if this daemon hangs or is killed, its resources outlive its lease; give --watchdog")
-	} else {
+	default:
 		if cfg.WatchdogTimeout <= 0 || cfg.WatchdogTimeout > cfg.Cluster.Timing.Lease/4 {
 			return fmt.Errorf("watchdog timeout %s: must be positive and at most a quarter of the lease (%s)", cfg.WatchdogTimeout, cfg.Cluster.Timing.Lease)
 		}
@@ -139,39 +144,46 @@ func Run(ctx context.Context, cfg Config) error {
 	n.mu.Unlock()
 	g.Go(func() error { return coord.Run(gctx) })
 
-	reg, err := agents(cfg.Cluster.DataDir, log)
+	reg, err := agents(cfg.Cluster.DataDir, log) // a witness's only check what `config apply` is given
 	if err != nil {
 		return err
 	}
 	defer closeAgents(reg, log)
 	n.setAgents(reg)
-	keeper := &leaseKeeper{n: n, cfg: leaseConfig(cfg.Cluster.Timing), log: log.With("component", "lease"),
-		gen: st.State().LeaseGens[cfg.Self]}
-	n.mu.Lock()
-	n.keeper = keeper // the API reads it
-	n.mu.Unlock()
-	g.Go(func() error { return keeper.Run(gctx, cfg.Cluster.Timing.LeaseRenew) })
-	ex, err := executor.New(executor.Config{
-		Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
-		Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(), Lease: keeper,
-		Tick: executorTick, Log: log.With("component", "executor"),
-	})
-	if err != nil {
-		return err
-	}
-	g.Go(func() error { return ex.Run(gctx) })
-	// The watchdog is fed outside the group: it must be fed until the
-	// shutdown below has stopped every resource.
+	// A witness holds no lease and has no executor.
+	var ex *executor.Executor
 	feedCtx, stopFeeding := context.WithCancel(context.Background())
 	feeding := make(chan struct{})
-	go func() {
-		defer close(feeding)
-		n.feed(feedCtx, keeper, ex)
-	}()
 	defer func() {
 		stopFeeding()
 		<-feeding
 	}()
+	if self.Witness {
+		close(feeding)
+	} else {
+		keeper := &leaseKeeper{n: n, cfg: leaseConfig(cfg.Cluster.Timing), log: log.With("component", "lease"),
+			gen: st.State().LeaseGens[cfg.Self]}
+		n.mu.Lock()
+		n.keeper = keeper // the API reads it
+		n.mu.Unlock()
+		g.Go(func() error { return keeper.Run(gctx, cfg.Cluster.Timing.LeaseRenew) })
+		ex, err = executor.New(executor.Config{
+			Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
+			Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(), Lease: keeper,
+			Tick: executorTick, Log: log.With("component", "executor"),
+		})
+		if err != nil {
+			close(feeding)
+			return err
+		}
+		g.Go(func() error { return ex.Run(gctx) })
+		// The watchdog is fed outside the group: it must be fed until the
+		// shutdown below has stopped every resource.
+		go func() {
+			defer close(feeding)
+			n.feed(feedCtx, keeper, ex)
+		}()
+	}
 	log.Info("node started", "cluster", cfg.Cluster.Cluster, "profile", cfg.Cluster.Timing.Profile,
 		"bootstrap", bootstrap, "socket", cfg.Socket)
 
@@ -191,9 +203,11 @@ func Run(ctx context.Context, cfg Config) error {
 	// stops first; only then may the watchdog be disarmed.
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownStopTimeout)
 	defer cancel()
-	if serr := ex.StopAll(stopCtx); serr != nil {
-		log.Error("shutdown: resources still running; leaving the watchdog armed", "err", serr)
-		return errors.Join(err, serr)
+	if ex != nil {
+		if serr := ex.StopAll(stopCtx); serr != nil {
+			log.Error("shutdown: resources still running; leaving the watchdog armed", "err", serr)
+			return errors.Join(err, serr)
+		}
 	}
 	stopFeeding()
 	<-feeding
