@@ -143,7 +143,7 @@ func labView(l *lab.Lab) labJSON {
 func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
-	var demo, watchdog, fencing bool
+	var demo, watchdog, fencing, witness bool
 	var resources string
 	var timeout time.Duration
 	c := &cobra.Command{
@@ -162,6 +162,12 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			}
 			if links < 1 || links > 4 {
 				return usagef("--links must be from 1 to 4, not %d", links)
+			}
+			if witness && nodes < 2 {
+				return usagef("--witness needs at least 2 nodes: the last one is the witness")
+			}
+			if witness && watchdog {
+				return usagef("--witness and --watchdog: a witness holds no lease and feeds no watchdog; give one of them")
 			}
 			timing, ok := config.Profile(profile)
 			if !ok {
@@ -183,7 +189,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
 				Watchdog: watchdog, WatchdogTimeout: labWatchdogTimeout(timing),
 				Config: func(ns []lab.Node) ([]byte, error) {
-					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, fencing)
+					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, labExtras{fencing: fencing, witness: witness})
 				},
 			})
 			if err != nil {
@@ -216,6 +222,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().BoolVar(&demo, "demo", true, "configure the demo: VIP "+LabVIP+" and a web service on port "+strconv.Itoa(LabWebPort)+" as group \"web\"")
 	c.Flags().StringVar(&resources, "resources", "", "YAML file with options, resources, groups and constraints sections to run instead of the demo")
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum and for every resource to start")
+	c.Flags().BoolVar(&witness, "witness", false, "make the last node a witness (vigil witness): it votes but runs no resources, e.g. --nodes 3 --witness for two nodes and a witness")
 	c.Flags().BoolVar(&fencing, "fencing", false, "configure the lab's fencing device (DIR/fence_vigil_lab, a fence agent that kills a node's processes and cuts its links): the majority fences a node it lost, and recovers its resources at once")
 	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout 200ms, 1s with --profile wan)")
 	outputFlag(c, &output)
@@ -270,7 +277,13 @@ func demoBinary(demo bool, bin string) string {
 // the demo: a group of the floating IP and a web service that answers with
 // its node's name. extra, if not nil, is an operator's resource sections,
 // put first so that a problem in them names the line of their own file.
-func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources, fencing bool) ([]byte, error) {
+// labExtras are the lab's optional parts of the cluster configuration.
+type labExtras struct {
+	fencing bool // the lab's fencer as the fencing device of every node
+	witness bool // the last node is a witness
+}
+
+func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources, x labExtras) ([]byte, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("lab config: no nodes")
 	}
@@ -295,7 +308,10 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 		}
 		cfg.Nodes = append(cfg.Nodes, nd)
 	}
-	if fencing {
+	if x.witness {
+		cfg.Nodes[len(cfg.Nodes)-1].Witness = true
+	}
+	if x.fencing {
 		dev := model.FenceDevice{ID: "lab-fencer", Agent: filepath.Join(filepath.Dir(nodes[0].Dir), "fence_vigil_lab"),
 			Plugs: map[model.NodeID]string{}, Timeout: 10 * time.Second}
 		for _, n := range cfg.Nodes {
