@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +81,63 @@ func TestFencing(t *testing.T) {
 	t.Logf("%d samples, longest gap between samples %s", samples, gap.Round(time.Millisecond))
 	if len(overlaps) > 0 {
 		t.Errorf("two nodes held the VIP in %d samples (%s in all): %v\n%s", len(overlaps), overlap, overlaps, l.vipLog())
+	}
+}
+
+// A stop that fails on a node that a fencing device covers gets that node
+// fenced; the resource, blocked until then, is recovered on another node
+// once the fence is recorded, without `resource cleanup`.
+func TestStopFailureFences(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "svc.sh")
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(`#!/bin/sh
+f=%[1]s/$(ip netns identify $$).running
+case "$1" in
+start) touch "$f" ;;
+stop) [ -e %[1]s/stop-fails ] && exit 1; rm -f "$f" ;;
+status) [ -e "$f" ] && exit 0; exit 3 ;;
+esac
+`, dir)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := writeResources(t, fmt.Sprintf(`
+resources:
+  - id: svc
+    kind: script
+    params: {path: %s}
+    ops: {stop_timeout: 5s}
+constraints:
+  locations:
+    - {id: svc-on-n1, resource: svc, node: n1, score: 100}
+`, script))
+	l := newLab(t, 3, "--fencing", "--resources", res)
+	l.eventually("svc runs on n1", 30*time.Second, func() error {
+		on, err := l.started("n2", "svc")
+		if err == nil && on != "n1" {
+			err = fmt.Errorf("svc on %s", on)
+		}
+		return err
+	})
+	if err := os.WriteFile(filepath.Join(dir, "stop-fails"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	l.must("lab", "exec", "n2", "--", "vigil", "resource", "ban", "svc", "n1")
+	var on string
+	l.eventually("svc runs elsewhere after n1 is fenced", 30*time.Second, func() error {
+		var err error
+		on, err = l.started("n2", "svc")
+		if err == nil && on == "n1" {
+			err = fmt.Errorf("svc still on n1")
+		}
+		return err
+	})
+	t.Logf("stop failed on n1, n1 fenced, svc started on %s after %s", on, time.Since(start).Round(10*time.Millisecond))
+	st, err := l.status("n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := nodeOf(st, "n1").Fence; !strings.HasPrefix(f, "fenced at") {
+		t.Errorf("n1's fencing: %q, want fenced", f)
 	}
 }
