@@ -139,6 +139,26 @@ func killAll(t *testing.T, args ...string) {
 	t.Fatalf("processes %v survive SIGKILL", ps)
 }
 
+// killGroup SIGKILLs the process group that the pid file names and waits,
+// up to 5s, until its leader is dead (a zombie counts as dead).
+func killGroup(t *testing.T, pidFile string) {
+	t.Helper()
+	pf, err := readPidfile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-pf.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		if st, err := readStat(pf.pid); err != nil || st.gone() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process group %d survives SIGKILL", pf.pid)
+}
+
 // noLeftovers fails the test if a process with args runs at its end, and
 // kills it.
 func noLeftovers(t *testing.T, args ...string) {
@@ -164,12 +184,16 @@ func TestConformanceSleep(t *testing.T) {
 	m := marker(t)
 	noLeftovers(t, "sleep", m)
 	agenttest.Run(t, func(t *testing.T) agenttest.Subject {
+		dir := t.TempDir()
 		return agenttest.Subject{
-			Agent:    newAgent(t, t.TempDir()),
+			Agent:    newAgent(t, dir),
 			Resource: resource("sleeper", "command", "exec sleep "+m, "start_settle", "50ms"),
 			Invalid:  resource("sleeper", "command", "exec sleep "+m, "stop_signal", "BOGUS"),
 			Running:  func(t *testing.T) bool { return len(procs(t, "sleep", m)) > 0 },
-			Kill:     func(t *testing.T) { killAll(t, "sleep", m) },
+			// By the pid file, not by command line: on a loaded machine the
+			// shell may not have exec'd sleep yet, while an earlier
+			// subtest's sleep (same marker) is still going away.
+			Kill: func(t *testing.T) { killGroup(t, filepath.Join(dir, "sleeper.pid")) },
 		}
 	})
 }
