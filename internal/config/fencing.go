@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -149,7 +150,7 @@ func (d *decoder) resolveFencing(ff fileFencing, nodes []model.Node) model.Fenci
 			}
 			dev.Nodes = append(dev.Nodes, model.NodeID(n))
 		}
-		for _, n := range sortedKeys(fd.plugs) {
+		for _, n := range slices.Sorted(maps.Keys(fd.plugs)) {
 			if !known[model.NodeID(n)] {
 				d.at(join(p+".plugs", n), "unknown node %s", quote(n))
 				continue
@@ -190,15 +191,6 @@ func (d *decoder) resolveFencing(ff fileFencing, nodes []model.Node) model.Fenci
 		out.Levels[node] = append(out.Levels[node], fl.devices)
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // formatFencing adds c's fencing section to root, if it has one.
