@@ -48,11 +48,7 @@ the nodes' addresses in the config.`,
 				func(c *daemon.Config) { c.Watchdog, c.WatchdogTimeout = wdPath, wdTimeout })
 		},
 	}
-	c.Flags().StringVarP(&cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
-	c.Flags().StringVar(&nodeName, "node", "", "this node's name in the config (default: found by address)")
-	c.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
-	c.Flags().StringVar(&socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
-	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	nodeFlags(c, &cfgPath, &nodeName, &dataDir, &socket, &level)
 	c.Flags().StringVar(&wdPath, "watchdog", "", "watchdog device to feed while the lease is safe (e.g. /dev/watchdog)")
 	c.Flags().DurationVar(&wdTimeout, "watchdog-timeout", 0, "the watchdog's timeout: at most a quarter of the lease")
 	return c
@@ -157,10 +153,15 @@ vigil daemon on a witness's host runs it as a witness too.`,
 			return e.runDaemon(cmd, cfgPath, nodeName, dataDir, socket, level, true, nil)
 		},
 	}
-	c.Flags().StringVarP(&cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
-	c.Flags().StringVar(&nodeName, "node", "", "this node's name in the config (default: found by address)")
-	c.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
-	c.Flags().StringVar(&socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
-	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	nodeFlags(c, &cfgPath, &nodeName, &dataDir, &socket, &level)
 	return c
+}
+
+// nodeFlags are the flags that vigil daemon and vigil witness share.
+func nodeFlags(c *cobra.Command, cfgPath, nodeName, dataDir, socket, level *string) {
+	c.Flags().StringVarP(cfgPath, "config", "c", "", "config file (default $VIGIL_CONFIG or "+DefaultConfig+")")
+	c.Flags().StringVar(nodeName, "node", "", "this node's name in the config (default: found by address)")
+	c.Flags().StringVar(dataDir, "data-dir", "", "data directory (default: the config's data_dir)")
+	c.Flags().StringVar(socket, "socket", "", "unix socket of the local API (default $VIGIL_SOCKET or "+DefaultSocket+")")
+	c.Flags().StringVar(level, "log-level", "info", "debug, info, warn or error")
 }
