@@ -398,16 +398,7 @@ func TestStaleStartIsNotClaimed(t *testing.T) {
 			t.Fatalf("n2's claim: %v", err)
 		}
 		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorTimeout: time.Second}}
-		ex, err := New(Config{
-			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: staleView{cl, frozen},
-			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- ex.Run(ctx) }()
+		stop := runExecutor(t, staleView{cl, frozen}, cl, ag, web)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if ag.log() != "" {
@@ -425,8 +416,7 @@ func TestStaleStartIsNotClaimed(t *testing.T) {
 		if st := cl.State(); st.Resources["web"].Node != "n2" || st.Resources["web"].State != model.ResourceStarting {
 			t.Errorf("record = %+v, want n2's claim", st.Resources["web"])
 		}
-		cancel()
-		<-done
+		stop()
 	})
 }
 
@@ -444,16 +434,7 @@ func TestUnstartedClaimIsReleased(t *testing.T) {
 		cl.st.Resources = map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarting}}
 		cl.mu.Unlock()
 		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorTimeout: time.Second}}
-		ex, err := New(Config{
-			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
-			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- ex.Run(ctx) }()
+		stop := runExecutor(t, cl, cl, ag, web)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if want := "web stopped failby=0"; cl.log() != want {
@@ -465,8 +446,7 @@ func TestUnstartedClaimIsReleased(t *testing.T) {
 		if ag.log() != "" {
 			t.Errorf("agent calls = %q, want none", ag.log())
 		}
-		cancel()
-		<-done
+		stop()
 	})
 }
 
@@ -480,16 +460,7 @@ func TestMonitorRestoresALostRecord(t *testing.T) {
 		cl := newFakeCluster()
 		cl.apply(store.Command{NodeFlags: &store.NodeFlags{Node: "n1"}})
 		web := model.Resource{ID: "web", Kind: "fake", Ops: model.Ops{StartTimeout: time.Second, StopTimeout: time.Second, MonitorInterval: time.Second, MonitorTimeout: time.Second}}
-		ex, err := New(Config{
-			Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: cl,
-			Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- ex.Run(ctx) }()
+		stop := runExecutor(t, cl, cl, ag, web)
 		time.Sleep(50 * time.Millisecond)
 		synctest.Wait()
 		// n2's late "stopped", applied over n1's "started".
@@ -503,7 +474,26 @@ func TestMonitorRestoresALostRecord(t *testing.T) {
 		if want := "start web"; ag.log() != want {
 			t.Errorf("agent calls = %q, want %q", ag.log(), want)
 		}
+		stop()
+	})
+}
+
+// runExecutor runs an executor for n1 over state, reporting to cl and
+// running web with ag; the returned func stops it and waits.
+func runExecutor(t *testing.T, state State, cl *fakeCluster, ag *fakeAgent, web model.Resource) (stop func()) {
+	t.Helper()
+	ex, err := New(Config{
+		Self: "n1", Cluster: model.Config{Resources: []model.Resource{web}}, State: state,
+		Agents: agent.Registry{"fake": ag}, Reporter: cl, Quorum: func() bool { return true }, Tick: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- ex.Run(ctx) }()
+	return func() {
 		cancel()
 		<-done
-	})
+	}
 }
