@@ -222,6 +222,16 @@ func (d *decoder) require(fields map[string]*yaml.Node, path string, keys ...str
 	}
 }
 
+// boolean returns the value of n, which must be true or false.
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		d.report(path, n.Line, "expected true or false")
+		return false, false
+	}
+	return b, true
+}
+
 // text returns the string value of the scalar n; want says what was
 // expected, for the message when n is something else.
 func (d *decoder) text(n *yaml.Node, path, want string) (string, bool) {
@@ -338,12 +348,7 @@ func (d *decoder) nodes(n *yaml.Node, path string) []fileNode {
 			nodes[i].attrs, _ = d.scalarMap(v, p+".attributes", validAttr, attrRule)
 		}
 		if v, ok := fields["witness"]; ok {
-			var b bool
-			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
-				d.report(p+".witness", v.Line, "expected true or false")
-			} else {
-				nodes[i].witness = b
-			}
+			nodes[i].witness, _ = d.boolean(v, p+".witness")
 		}
 	}
 	return nodes

@@ -13,18 +13,27 @@ import (
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
-func fencingKeys() []string { return []string{"devices", "levels"} }
+func fencingKeys() []string {
+	return []string{"devices", "levels", "two_node", "priority_fencing_delay"}
+}
 func deviceKeys() []string  { return []string{"id", "agent", "nodes", "plugs", "params", "timeout"} }
 func levelKeys() []string   { return []string{"node", "devices"} }
 
 // defaultFenceTimeout bounds one fence action whose device sets none.
 const defaultFenceTimeout = 60 * time.Second
 
+// defaultTwoNodeDelay is the priority fencing delay of a two-node cluster
+// that sets none: longer than an IPMI or Redfish power-off takes, so that
+// the node running the service has fenced its peer before the peer's turn.
+const defaultTwoNodeDelay = 5 * time.Second
+
 // fileFencing is the decoded fencing section. Node and device references
 // are judged in resolveFencing, once the nodes are known.
 type fileFencing struct {
 	devices []fileDevice
 	levels  []fileLevel
+	twoNode bool
+	delay   *time.Duration // nil: not given
 }
 
 type fileDevice struct {
@@ -41,6 +50,16 @@ type fileLevel struct {
 // fencing decodes the fencing section.
 func (d *decoder) fencing(n *yaml.Node, path string, f *file) {
 	fields, _ := d.mapping(n, path, fencingKeys())
+	if v, ok := fields["two_node"]; ok {
+		if b, ok := d.boolean(v, path+".two_node"); ok {
+			f.fencing.twoNode = b
+		}
+	}
+	if v, ok := fields["priority_fencing_delay"]; ok {
+		if t, ok := d.duration(v, path+".priority_fencing_delay", 0); ok {
+			f.fencing.delay = &t
+		}
+	}
 	if v, ok := fields["devices"]; ok {
 		items, _ := d.optionalList(v, path+".devices", "a list of fence devices")
 		for i, item := range items {
@@ -190,15 +209,50 @@ func (d *decoder) resolveFencing(ff fileFencing, nodes []model.Node) model.Fenci
 		}
 		out.Levels[node] = append(out.Levels[node], fl.devices)
 	}
+	if ff.delay != nil {
+		out.PriorityDelay = *ff.delay
+	}
+	if ff.twoNode {
+		out.TwoNode = true
+		if ff.delay == nil {
+			out.PriorityDelay = defaultTwoNodeDelay
+		}
+		d.checkTwoNode(out, nodes)
+	}
 	return out
+}
+
+// checkTwoNode judges two_node: two nodes, neither a witness, each covered
+// by a fencing device, for the survivor of a split is the node that fenced
+// the other.
+func (d *decoder) checkTwoNode(f model.Fencing, nodes []model.Node) {
+	const p = "fencing.two_node"
+	if len(nodes) != 2 {
+		d.at(p, "two_node needs exactly 2 nodes, found %d; with 3 or more, a majority decides", len(nodes))
+		return
+	}
+	for _, n := range nodes {
+		switch {
+		case n.Witness:
+			d.at(p, "two_node is for two nodes without a witness, but %s is a witness; with a witness, quorum decides: remove two_node", n.Name)
+		case n.Name != "" && len(f.FenceLevels(n.Name)) == 0:
+			d.at(p, "two_node needs a fencing device that covers %s: on a split each node fences the other", n.Name)
+		}
+	}
 }
 
 // formatFencing adds c's fencing section to root, if it has one.
 func formatFencing(root *yaml.Node, f model.Fencing) {
-	if len(f.Devices) == 0 && len(f.Levels) == 0 {
+	if len(f.Devices) == 0 && len(f.Levels) == 0 && !f.TwoNode && f.PriorityDelay == 0 {
 		return
 	}
 	sec := mapping()
+	if f.TwoNode {
+		add(sec, "two_node", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+	}
+	if f.PriorityDelay != 0 && !(f.TwoNode && f.PriorityDelay == defaultTwoNodeDelay) {
+		add(sec, "priority_fencing_delay", strNode(formatDuration(f.PriorityDelay)))
+	}
 	devs := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, dev := range f.Devices {
 		m := mapping()

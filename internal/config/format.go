@@ -320,6 +320,11 @@ func Summary(c model.Config) string {
 		}
 		fmt.Fprintf(&b, "fencing: %s\n", strings.Join(per, "; "))
 	}
+	if c.Fencing.TwoNode {
+		fmt.Fprintf(&b, "two_node: on a split each node fences the other; the node running less waits %s\n", formatDuration(c.Fencing.PriorityDelay))
+	} else if c.Fencing.PriorityDelay > 0 {
+		fmt.Fprintf(&b, "priority_fencing_delay %s\n", formatDuration(c.Fencing.PriorityDelay))
+	}
 	o := c.Options
 	if o.NoQuorumPolicy == "" {
 		o.NoQuorumPolicy = defaultOptions().NoQuorumPolicy

@@ -41,6 +41,16 @@ type Fencing struct {
 	// device ids that must all succeed. A node not listed is fenced by
 	// each device that covers it, one level per device, in file order.
 	Levels map[NodeID][][]string
+	// TwoNode is a cluster of two nodes without a witness, as Pacemaker's
+	// two_node: on a split each node fences the other, and the one that
+	// fenced its peer runs alone as a cluster of one until the peer is
+	// back. Config allows it only with two nodes, no witness, and a device
+	// that covers each node.
+	TwoNode bool
+	// PriorityDelay (Pacemaker's priority-fencing-delay) makes the node
+	// that runs fewer resources wait this long before it fences its peer,
+	// so that the node running the service wins a fence race.
+	PriorityDelay time.Duration
 }
 
 // FenceDevice is one fence agent (fence_ipmilan, fence_redfish, …) with
