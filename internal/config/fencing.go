@@ -16,8 +16,8 @@ import (
 func fencingKeys() []string {
 	return []string{"devices", "levels", "two_node", "priority_fencing_delay"}
 }
-func deviceKeys() []string  { return []string{"id", "agent", "nodes", "plugs", "params", "timeout"} }
-func levelKeys() []string   { return []string{"node", "devices"} }
+func deviceKeys() []string { return []string{"id", "agent", "nodes", "plugs", "params", "timeout"} }
+func levelKeys() []string  { return []string{"node", "devices"} }
 
 // defaultFenceTimeout bounds one fence action whose device sets none.
 const defaultFenceTimeout = 60 * time.Second
