@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -41,13 +43,24 @@ type Config struct {
 
 // Store is the replicated cluster state on this node.
 type Store struct {
-	raft   *raft.Raft
-	fsm    *fsm
-	stream *streamLayer
-	trans  *raft.NetworkTransport
-	bolt   *raftboltdb.BoltStore
-	log    *slog.Logger
+	cfg   Config
+	rc    *raft.Config
+	fsm   *fsm
+	bolt  *raftboltdb.BoltStore
+	snaps raft.SnapshotStore
+	log   *slog.Logger
+
+	// mu guards the running raft, which RecoverAlone replaces.
+	mu      sync.RWMutex
+	raft    *raft.Raft
+	stream  *streamLayer
+	trans   *raft.NetworkTransport
+	refused uint64 // refused connections of the stream layers RecoverAlone closed
 }
+
+// ErrClosed is returned by a Store that is closed, or that failed to
+// restart raft.
+var ErrClosed = errors.New("store closed")
 
 // RaftDir is where the raft files of a data directory live.
 func RaftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }
@@ -85,7 +98,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{fsm: newFSM(), log: cfg.Log}
+	s := &Store{cfg: cfg, fsm: newFSM(), log: cfg.Log}
 	ok := false
 	defer func() {
 		if !ok {
@@ -102,16 +115,10 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
-	s.stream, err = newStreamLayer(cfg)
-	if err != nil {
+	s.snaps = snaps
+	if err := s.listen(); err != nil {
 		return nil, err
 	}
-	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  s.stream,
-		MaxPool: 3,
-		Timeout: 2 * time.Second,
-		Logger:  hlog,
-	})
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.Self)
@@ -125,6 +132,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
+	s.rc = rc
 
 	existing, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
 	if err != nil {
@@ -148,9 +156,111 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// listen opens the raft listeners and the transport over them.
+func (s *Store) listen() error {
+	stream, err := newStreamLayer(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.stream = stream
+	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 2 * time.Second,
+		Logger:  newHclog(s.log),
+	})
+	return nil
+}
+
+// running returns the running raft, or nil once closed.
+func (s *Store) running() *raft.Raft {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.raft
+}
+
+// Voters returns the voters of the newest raft configuration this node
+// knows (committed or not), sorted.
+func (s *Store) Voters() ([]model.NodeID, error) {
+	r := s.running()
+	if r == nil {
+		return nil, ErrClosed
+	}
+	f := r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []model.NodeID
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			out = append(out, model.NodeID(srv.ID))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// RecoverAlone makes this node a cluster of one voter: it stops raft,
+// rewrites its configuration to this node alone (raft.RecoverCluster,
+// which also applies every entry of the local log, committed or not) and
+// starts it again, so that this node elects itself and commits alone.
+//
+// It is safe only once every other voter is certainly down, which is what
+// a two-node cluster knows after fencing its peer: two nodes that each
+// recovered alone would each run the cluster. AddVoter lets the peer back.
+func (s *Store) RecoverAlone() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.raft == nil {
+		return ErrClosed
+	}
+	s.refused += s.stream.refused.Load()
+	_ = s.raft.Shutdown().Error() // closes the transport and its listeners
+	s.raft, s.trans, s.stream = nil, nil, nil
+	if err := s.listen(); err != nil {
+		return fmt.Errorf("recover alone: %w", err)
+	}
+	self := raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.Self), Address: raft.ServerAddress(s.cfg.Self)}
+	rerr := raft.RecoverCluster(s.rc, newFSM(), s.bolt, s.bolt, s.snaps, s.trans, raft.Configuration{Servers: []raft.Server{self}})
+	if rerr != nil {
+		rerr = fmt.Errorf("recover alone: %w", rerr)
+		s.log.Error("raft recovery failed; restarting raft as it was", "err", rerr)
+	}
+	r, err := raft.NewRaft(s.rc, s.fsm, s.bolt, s.bolt, s.snaps, s.trans)
+	if err != nil {
+		_ = s.trans.Close()
+		s.trans, s.stream = nil, nil
+		return errors.Join(rerr, fmt.Errorf("restart raft: %w", err))
+	}
+	s.raft = r
+	if rerr == nil {
+		s.log.Warn("raft configuration recovered: this node is the only voter")
+	}
+	return rerr
+}
+
+// AddVoter makes node a voter again (after RecoverAlone), reached by its
+// name like every peer. Only the leader can; the change commits once the
+// node has caught up enough to acknowledge it.
+func (s *Store) AddVoter(node model.NodeID, timeout time.Duration) error {
+	r := s.running()
+	if r == nil {
+		return ErrClosed
+	}
+	if err := r.AddVoter(raft.ServerID(node), raft.ServerAddress(node), 0, timeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return fmt.Errorf("add voter %s: %w", node, err)
+	}
+	return nil
+}
+
 // Close stops raft and releases the log and the listeners. It is safe to
 // call on a partly opened Store and more than once.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
 	if s.raft != nil {
 		errs = append(errs, s.raft.Shutdown().Error())
@@ -180,12 +290,19 @@ func (s *Store) Changed() <-chan struct{} { return s.fsm.next() }
 
 // Leader returns the node this node believes leads, or "" if none.
 func (s *Store) Leader() model.NodeID {
-	_, id := s.raft.LeaderWithID()
+	r := s.running()
+	if r == nil {
+		return ""
+	}
+	_, id := r.LeaderWithID()
 	return model.NodeID(id)
 }
 
 // IsLeader reports whether this node is the leader (the coordinator).
-func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+func (s *Store) IsLeader() bool {
+	r := s.running()
+	return r != nil && r.State() == raft.Leader
+}
 
 // Apply commits c. It blocks until the entry is committed on a quorum and
 // applied here, or timeout passes. It fails with ErrNotLeader on a
@@ -195,7 +312,11 @@ func (s *Store) Apply(c Command, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	f := s.raft.Apply(b, timeout)
+	r := s.running()
+	if r == nil {
+		return ErrClosed
+	}
+	f := r.Apply(b, timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return fmt.Errorf("%w: %v", ErrNotLeader, err)
@@ -221,6 +342,11 @@ type Info struct {
 
 // Info returns raft's view of this node now. Concurrency-safe.
 func (s *Store) Info() Info {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.raft == nil {
+		return Info{State: raft.Shutdown.String(), Refused: s.refused}
+	}
 	return Info{
 		State:        s.raft.State().String(),
 		Term:         s.raft.CurrentTerm(),
@@ -228,7 +354,7 @@ func (s *Store) Info() Info {
 		CommitIndex:  s.raft.CommitIndex(),
 		AppliedIndex: s.raft.AppliedIndex(),
 		LastContact:  s.raft.LastContact(),
-		Refused:      s.stream.refused.Load(),
+		Refused:      s.refused + s.stream.refused.Load(),
 	}
 }
 

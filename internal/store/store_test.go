@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -281,5 +282,69 @@ func TestCommandCodec(t *testing.T) {
 	f := newFSM()
 	if _, ok := f.Apply(&raft.Log{Data: []byte(`{"v":2}`)}).(error); !ok {
 		t.Error("an empty command applied without error")
+	}
+}
+
+// A two-node cluster that lost a node (fenced: certainly down) recovers
+// alone: the survivor becomes the only voter, commits alone, and when the
+// peer comes back with its old log, which still names both, the peer
+// cannot elect itself; AddVoter lets it back, and it catches up.
+func TestRecoverAloneAndAddVoter(t *testing.T) {
+	c := newCluster(t, 2, "0123456789abcdef0123")
+	c.start("n1")
+	c.start("n2")
+	leader := c.leader()
+	survivor, lost := model.NodeID("n1"), model.NodeID("n2")
+	if leader == c.stores["n2"] {
+		survivor, lost = lost, survivor
+	}
+	s := c.stores[survivor]
+	if v, err := s.Voters(); err != nil || !slices.Equal(v, []model.NodeID{"n1", "n2"}) {
+		t.Fatalf("Voters = %v, %v; want n1 n2", v, err)
+	}
+	before := model.NodeRecord{State: model.NodeOnline, By: "before"}
+	if err := leader.Apply(nodeState("n1", before), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both apply the write", func() bool { return c.stores[lost].State().Nodes["n1"] == before })
+	c.stop(lost)
+
+	waitFor(t, "the survivor loses its leader", func() bool { return !s.IsLeader() && s.Leader() == "" })
+	if err := s.Apply(nodeState("n1", before), 300*time.Millisecond); err == nil {
+		t.Fatal("one of two voters committed alone before recovery")
+	}
+	if err := s.RecoverAlone(); err != nil {
+		t.Fatalf("RecoverAlone: %v", err)
+	}
+	if v, _ := s.Voters(); !slices.Equal(v, []model.NodeID{survivor}) {
+		t.Fatalf("Voters after recovery = %v, want %s alone", v, survivor)
+	}
+	if s.State().Nodes["n1"] != before {
+		t.Fatalf("state after recovery = %+v, want the committed write kept", s.State().Nodes["n1"])
+	}
+	waitFor(t, "the survivor leads alone", s.IsLeader)
+	alone := model.NodeRecord{State: model.NodeOffline, By: "alone"}
+	if err := s.Apply(nodeState(lost, alone), 5*time.Second); err != nil {
+		t.Fatalf("Apply alone: %v", err)
+	}
+
+	// The peer comes back with its old log: it may not lead, nor commit.
+	p := c.start(lost)
+	time.Sleep(4 * fastTiming.RaftElectionTimeout)
+	if p.IsLeader() || !s.IsLeader() {
+		t.Fatalf("before AddVoter: %s leader %v, %s leader %v; want the survivor alone", lost, p.IsLeader(), survivor, s.IsLeader())
+	}
+	if err := s.AddVoter(lost, 5*time.Second); err != nil {
+		t.Fatalf("AddVoter: %v", err)
+	}
+	waitFor(t, "the peer catches up", func() bool { return p.State().Nodes[lost] == alone })
+	if v, _ := s.Voters(); !slices.Equal(v, []model.NodeID{"n1", "n2"}) {
+		t.Fatalf("Voters after AddVoter = %v, want n1 n2", v)
+	}
+	if err := s.Apply(nodeState(lost, before), 5*time.Second); err != nil {
+		t.Fatalf("Apply with both again: %v", err)
+	}
+	if err := p.AddVoter(survivor, time.Second); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("AddVoter on a follower: %v, want ErrNotLeader", err)
 	}
 }
