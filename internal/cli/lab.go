@@ -143,7 +143,7 @@ func labView(l *lab.Lab) labJSON {
 func (e *env) labUpCmd(name *string) *cobra.Command {
 	var dir, output, profile string
 	var nodes, links int
-	var demo, watchdog, fencing, witness bool
+	var demo, watchdog, fencing, witness, twoNode bool
 	var resources string
 	var timeout time.Duration
 	c := &cobra.Command{
@@ -151,7 +151,8 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 		Short: "Build the lab and start a daemon per node; return when the cluster has quorum",
 		Example: `  vigil lab up
   vigil lab up --nodes 5 --links 1 --name big -o json
-  vigil lab up --resources my-resources.yaml   # your resources instead of the demo`,
+  vigil lab up --resources my-resources.yaml   # your resources instead of the demo
+  vigil lab up --nodes 2 --two-node            # two nodes, no witness: a split is a fence race`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -165,6 +166,12 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 			}
 			if witness && nodes < 2 {
 				return usagef("--witness needs at least 2 nodes: the last one is the witness")
+			}
+			if twoNode && (nodes != 2 || witness) {
+				return usagef("--two-node is for exactly two nodes and no witness: give --nodes 2 and no --witness")
+			}
+			if twoNode {
+				fencing = true // a two-node cluster survives a split only by fencing
 			}
 			if witness && watchdog {
 				return usagef("--witness and --watchdog: a witness holds no lease and feeds no watchdog; give one of them")
@@ -189,7 +196,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 				Name: *name, Dir: dir, Nodes: nodes, Links: links, Binary: bin,
 				Watchdog: watchdog, WatchdogTimeout: labWatchdogTimeout(timing),
 				Config: func(ns []lab.Node) ([]byte, error) {
-					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, labExtras{fencing: fencing, witness: witness})
+					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, labExtras{fencing: fencing, witness: witness, twoNode: twoNode})
 				},
 			})
 			if err != nil {
@@ -224,6 +231,7 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for quorum and for every resource to start")
 	c.Flags().BoolVar(&witness, "witness", false, "make the last node a witness (vigil witness): it votes but runs no resources, e.g. --nodes 3 --witness for two nodes and a witness")
 	c.Flags().BoolVar(&fencing, "fencing", false, "configure the lab's fencing device (DIR/fence_vigil_lab, a fence agent that kills a node's processes and cuts its links): the majority fences a node it lost, and recovers its resources at once")
+	c.Flags().BoolVar(&twoNode, "two-node", false, "with --nodes 2: a two-node cluster without a witness (fencing.two_node, implies --fencing): on a split each node fences the other, and the node running the demo wins (the other waits "+labPairDelay.String()+")")
 	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout 200ms, 1s with --profile wan)")
 	outputFlag(c, &output)
 	return c
@@ -281,7 +289,13 @@ func demoBinary(demo bool, bin string) string {
 type labExtras struct {
 	fencing bool // the lab's fencer as the fencing device of every node
 	witness bool // the last node is a witness
+	twoNode bool // two nodes without a witness: fencing.two_node
 }
+
+// labPairDelay is the lab's priority fencing delay for --two-node: its
+// fencer acts in well under a second, so the loser of a race need not
+// wait the 5s a real IPMI device needs.
+const labPairDelay = 2 * time.Second
 
 func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources, x labExtras) ([]byte, error) {
 	if len(nodes) == 0 {
@@ -318,6 +332,9 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 			dev.Plugs[n.Name] = string(n.Name)
 		}
 		cfg.Fencing.Devices = []model.FenceDevice{dev}
+	}
+	if x.twoNode {
+		cfg.Fencing.TwoNode, cfg.Fencing.PriorityDelay = true, labPairDelay
 	}
 	if demoBin != "" {
 		cfgPath := filepath.Join(filepath.Dir(nodes[0].Dir), "vigil.yaml")

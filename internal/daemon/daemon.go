@@ -83,6 +83,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	n := &node{cfg: cfg, self: self, log: log, hadState: hadState, watchdog: wd,
 		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret)}
+	if cfg.Cluster.Fencing.TwoNode {
+		n.pair = newPair(n)
+	}
 
 	det, err := detect.New(detect.Config{
 		Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.Heartbeat,
@@ -143,6 +146,9 @@ func Run(ctx context.Context, cfg Config) error {
 	n.coordinator = coord // the API reads it
 	n.mu.Unlock()
 	g.Go(func() error { return coord.Run(gctx) })
+	if p := n.getPair(); p != nil {
+		g.Go(func() error { return p.Run(gctx, cfg.Cluster.Timing.HeartbeatInterval) })
+	}
 
 	reg, err := agents(cfg.Cluster.DataDir, log) // a witness's only check what `config apply` is given
 	if err != nil {
@@ -241,6 +247,8 @@ type node struct {
 	keeper *leaseKeeper   // nil until the store is open
 	// coordinator is the leader's loop, for the API (nil until built).
 	coordinator *coordinator.Coordinator
+	// pair runs a two-node cluster's fence race (nil unless two_node).
+	pair *pair
 }
 
 // executorTick is how often the executor reconciles when nothing changes.
@@ -272,6 +280,12 @@ func (n *node) getAgents() agent.Registry {
 	return n.agents
 }
 
+func (n *node) getPair() *pair {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pair
+}
+
 func (n *node) getStore() *store.Store {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -301,11 +315,30 @@ func (n *node) boots() map[model.NodeID]uint64 {
 func (n *node) vote(obs map[model.NodeID]model.NodeState) quorum.Vote {
 	var voters []string
 	present := map[string]bool{}
-	for _, nd := range n.cfg.Cluster.Nodes {
-		voters = append(voters, string(nd.Name))
-		present[string(nd.Name)] = obs[nd.Name] != model.NodeOffline && obs[nd.Name] != ""
+	for _, id := range n.voters() {
+		voters = append(voters, string(id))
+		present[string(id)] = obs[id] != model.NodeOffline && obs[id] != ""
 	}
 	return quorum.Count(string(n.cfg.Self), voters, present)
+}
+
+// voters are the nodes whose votes count: every node of the
+// configuration, but in a two-node cluster the voters of raft's
+// configuration, which is this node alone once it has fenced its peer
+// (pair) and until the peer is back.
+func (n *node) voters() []model.NodeID {
+	if n.cfg.Cluster.Fencing.TwoNode {
+		if st := n.getStore(); st != nil {
+			if v, err := st.Voters(); err == nil && len(v) > 0 {
+				return v
+			}
+		}
+	}
+	ids := make([]model.NodeID, len(n.cfg.Cluster.Nodes))
+	for i, nd := range n.cfg.Cluster.Nodes {
+		ids[i] = nd.Name
+	}
+	return ids
 }
 
 // shouldBootstrap decides whether this node may bootstrap the cluster. A

@@ -45,6 +45,8 @@ type operator struct {
 	store raftStore // nil until the store is open
 	// observe is every node's liveness as this node's heartbeats see it.
 	observe func() map[model.NodeID]model.NodeState
+	// voters are the nodes whose votes count (nil: every node).
+	voters  func() []model.NodeID
 	forward forwardFunc
 	now     func() time.Time
 	// leases judges the nodes' leases as the coordinator does (nil: no
@@ -59,7 +61,7 @@ type operator struct {
 const commitTimeout = 5 * time.Second
 
 func (n *node) operator() operator {
-	o := operator{cfg: n.cfg.Cluster, self: n.cfg.Self, observe: n.observe, now: time.Now,
+	o := operator{cfg: n.cfg.Cluster, self: n.cfg.Self, observe: n.observe, voters: n.voters, now: time.Now,
 		forward: forwarder(n.cfg.Cluster.Ports.API, n.token), fence: n.fence}
 	if st := n.getStore(); st != nil {
 		o.store = st
@@ -77,6 +79,16 @@ func (n *node) Plan(sim api.Simulation) (api.Plan, error) { return n.operator().
 
 // Operate implements api.Backend.
 func (n *node) Operate(ctx context.Context, op api.Operation) (api.Outcome, error) {
+	if p := n.getPair(); p != nil && op.Kind == api.OpConfirmDown {
+		switch err := p.confirmDown(model.NodeID(op.Node)); {
+		case err == nil:
+			n.log.Warn("operator change", "op", op.Kind, "target", op.Node, "changes", "two-node: recover alone")
+			return api.Outcome{Message: fmt.Sprintf("%s is taken as off on your word: this node runs the two-node cluster alone and recovers what %s ran", op.Node, op.Node),
+				Changes: []string{"two-node: " + string(n.cfg.Self) + " recovers alone"}}, nil
+		case !errors.Is(err, errPairNotSplit):
+			return api.Outcome{}, api.Errorf(http.StatusConflict, "%v", err)
+		}
+	}
 	out, err := n.operator().Operate(ctx, op)
 	if err == nil && len(out.Changes) > 0 {
 		n.log.Info("operator change", "op", op.Kind, "resource", op.Resource, "target", op.Node, "changes", out.Changes)
@@ -118,15 +130,28 @@ func (o operator) vote(down []model.NodeID) quorum.Vote {
 	obs := o.observe()
 	var voters []string
 	present := map[string]bool{}
-	for _, nd := range o.cfg.Nodes {
-		voters = append(voters, string(nd.Name))
-		present[string(nd.Name)] = obs[nd.Name] != model.NodeOffline && obs[nd.Name] != "" && !slices.Contains(down, nd.Name)
+	for _, id := range o.voterIDs() {
+		voters = append(voters, string(id))
+		present[string(id)] = obs[id] != model.NodeOffline && obs[id] != "" && !slices.Contains(down, id)
 	}
 	self := string(o.self)
 	if slices.Contains(down, o.self) {
 		self = ""
 	}
 	return quorum.Count(self, voters, present)
+}
+
+// voterIDs are the nodes whose votes count (node.voters), or every
+// node of the configuration.
+func (o operator) voterIDs() []model.NodeID {
+	if o.voters != nil {
+		return o.voters()
+	}
+	ids := make([]model.NodeID, len(o.cfg.Nodes))
+	for i, nd := range o.cfg.Nodes {
+		ids[i] = nd.Name
+	}
+	return ids
 }
 
 // commit commits one operator command through the leader: here if this

@@ -50,6 +50,11 @@ func (n *node) Status() api.Status {
 		} else if f != nil {
 			out.Fence = fmt.Sprintf("fencing FAILED at %s: %s", f.At.Format("15:04:05"), f.Reason)
 		}
+		if p := n.getPair(); p != nil {
+			if news := p.Status(nd.Name); news != "" {
+				out.Fence = news // newer than anything committed: the pair is split
+			}
+		}
 		for _, a := range nd.Addresses {
 			out.Addresses = append(out.Addresses, a.String())
 		}
