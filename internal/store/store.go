@@ -215,7 +215,8 @@ func (s *Store) RecoverAlone() error {
 		return ErrClosed
 	}
 	s.refused += s.stream.refused.Load()
-	_ = s.raft.Shutdown().Error() // closes the transport and its listeners
+	_ = s.stream.Close()          // first, so that dials to the lost peer end now
+	_ = s.raft.Shutdown().Error() // closes the transport
 	s.raft, s.trans, s.stream = nil, nil, nil
 	if err := s.listen(); err != nil {
 		return fmt.Errorf("recover alone: %w", err)

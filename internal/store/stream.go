@@ -145,6 +145,8 @@ type streamLayer struct {
 	listeners []net.Listener
 	conns     chan net.Conn
 	done      chan struct{}
+	ctx       context.Context // cancelled by Close, with the dials under it
+	cancel    context.CancelFunc
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -159,6 +161,7 @@ func newStreamLayer(cfg Config) (*streamLayer, error) {
 		conns: make(chan net.Conn),
 		done:  make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, n := range cfg.Nodes {
 		s.peers[n.Name] = n.Addresses
 	}
@@ -222,6 +225,7 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 // goroutines.
 func (s *streamLayer) Close() error {
 	s.closeOnce.Do(func() {
+		s.cancel()
 		close(s.done)
 		for _, l := range s.listeners {
 			l.Close()
@@ -242,7 +246,8 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if !ok {
 		return nil, fmt.Errorf("raft dial %s: not a node of this cluster", address)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// Closing the layer cancels its dials: raft's shutdown waits for them.
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	type result struct {
 		c   net.Conn
 		err error
