@@ -72,6 +72,10 @@ func (n *node) isNode(id model.NodeID) bool {
 	return ok
 }
 
+// leaderPoll is how often a report in flight checks that its leader still
+// leads.
+const leaderPoll = 20 * time.Millisecond
+
 // reporter delivers this node's executor reports: committed directly when
 // this node leads, else sent to the leader on each of its links in turn.
 type reporter struct{ n *node }
@@ -90,6 +94,25 @@ func (r reporter) Report(ctx context.Context, rep store.Report) error {
 	}
 	wire := api.Report{Resource: string(rep.Resource), Node: string(rep.Node), State: string(rep.State),
 		Reason: rep.Reason, At: rep.At, FailBy: rep.FailBy}
+	// A leader that died leaves each link to time out; give up as soon as
+	// another leads, so that the report goes there at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(leaderPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if st.Leader() != leader.Name {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	err := onLinks(ctx, leader, r.n.cfg.Cluster.Ports.API, r.n.token, 2*time.Second,
 		func(ctx context.Context, c *client.Client) error { return c.Report(ctx, wire) })
 	if err != nil {

@@ -214,15 +214,18 @@ func (s *Store) RecoverAlone() error {
 	if s.raft == nil {
 		return ErrClosed
 	}
+	start := time.Now()
 	s.refused += s.stream.refused.Load()
 	_ = s.stream.Close()          // first, so that dials to the lost peer end now
 	_ = s.raft.Shutdown().Error() // closes the transport
 	s.raft, s.trans, s.stream = nil, nil, nil
+	stopped := time.Now()
 	if err := s.listen(); err != nil {
 		return fmt.Errorf("recover alone: %w", err)
 	}
 	self := raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.Self), Address: raft.ServerAddress(s.cfg.Self)}
 	rerr := raft.RecoverCluster(s.rc, newFSM(), s.bolt, s.bolt, s.snaps, s.trans, raft.Configuration{Servers: []raft.Server{self}})
+	recovered := time.Now()
 	if rerr != nil {
 		rerr = fmt.Errorf("recover alone: %w", rerr)
 		s.log.Error("raft recovery failed; restarting raft as it was", "err", rerr)
@@ -235,7 +238,8 @@ func (s *Store) RecoverAlone() error {
 	}
 	s.raft = r
 	if rerr == nil {
-		s.log.Warn("raft configuration recovered: this node is the only voter")
+		s.log.Warn("raft configuration recovered: this node is the only voter",
+			"stop", stopped.Sub(start), "recover", recovered.Sub(stopped), "start", time.Since(recovered))
 	}
 	return rerr
 }

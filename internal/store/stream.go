@@ -147,6 +147,10 @@ type streamLayer struct {
 	done      chan struct{}
 	ctx       context.Context // cancelled by Close, with the dials under it
 	cancel    context.CancelFunc
+	// live are the connections handed to raft, closed by Close: raft's
+	// shutdown waits for RPCs blocked on a peer that is gone.
+	mu   sync.Mutex
+	live map[*liveConn]struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -160,6 +164,7 @@ func newStreamLayer(cfg Config) (*streamLayer, error) {
 		log:   cfg.Log,
 		conns: make(chan net.Conn),
 		done:  make(chan struct{}),
+		live:  map[*liveConn]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, n := range cfg.Nodes {
@@ -204,11 +209,44 @@ func (s *streamLayer) admit(c net.Conn) {
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	select {
-	case s.conns <- c:
-	case <-s.done:
-		c.Close()
+	tc, ok := s.track(c)
+	if !ok {
+		return
 	}
+	select {
+	case s.conns <- tc:
+	case <-s.done:
+		tc.Close()
+	}
+}
+
+// liveConn is a connection handed to raft; Close forgets it.
+type liveConn struct {
+	net.Conn
+	s    *streamLayer
+	once sync.Once
+}
+
+func (c *liveConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.live, c)
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// track records c as live, or closes it if the layer is closed.
+func (s *streamLayer) track(c net.Conn) (*liveConn, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		c.Close()
+		return nil, false
+	}
+	tc := &liveConn{Conn: c, s: s}
+	s.live[tc] = struct{}{}
+	return tc, true
 }
 
 // Accept implements net.Listener: it returns authenticated connections.
@@ -225,7 +263,14 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 // goroutines.
 func (s *streamLayer) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		s.cancel()
+		live := s.live
+		s.live = map[*liveConn]struct{}{}
+		s.mu.Unlock()
+		for c := range live {
+			c.Conn.Close()
+		}
 		close(s.done)
 		for _, l := range s.listeners {
 			l.Close()
@@ -288,7 +333,11 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 				}
 			}
 		}(len(addrs) - i - 1)
-		return r.c, nil
+		tc, ok := s.track(r.c)
+		if !ok {
+			return nil, net.ErrClosed
+		}
+		return tc, nil
 	}
 	cancel()
 	return nil, fmt.Errorf("raft dial %s: %w", address, errors.Join(errs...))
