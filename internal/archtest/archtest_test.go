@@ -120,6 +120,7 @@ var (
 		{"internal/model", nil},
 		{"internal/quorum", nil},
 		{"internal/lease", nil},
+		{"internal/pki", nil},
 		{"internal/scheduler", []string{"internal/model"}},
 		{"internal/config", []string{"internal/model", "go.yaml.in/yaml/v3"}},
 		{"internal/detect", []string{"internal/model", "golang.org/x/sys"}},
