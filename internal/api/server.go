@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -59,13 +60,21 @@ type Handler struct {
 	mux     *http.ServeMux
 	token   string // "" means the listener itself authenticates (unix socket)
 	Refused atomic.Uint64
+	// closed ends the streams (GET /v1/stream) when the server shuts down.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends the handler's live streams, so that a server's graceful
+// shutdown need not wait for them. Register it with
+// http.Server.RegisterOnShutdown.
+func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.closed) }) }
 
 // NewHandler returns the API over b. With a non-empty token, every request
 // must carry "Authorization: Bearer <token>"; with an empty one, none is
 // asked (use it only on the root-only unix socket).
 func NewHandler(b Backend, token string) *Handler {
-	h := &Handler{mux: http.NewServeMux(), token: token}
+	h := &Handler{mux: http.NewServeMux(), token: token, closed: make(chan struct{})}
 	h.handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, b.Status())
 		return nil
@@ -88,6 +97,9 @@ func NewHandler(b Backend, token string) *Handler {
 	h.routeOperator(b)
 	h.routeConfig(b)
 	h.routeLease(b)
+	if eb, ok := b.(EventBackend); ok {
+		h.routeEvents(b, eb)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -110,7 +110,7 @@ Environment: VIGIL_SOCKET (default ` + DefaultSocket + `) and VIGIL_CONFIG
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(e.daemonCmd(), e.witnessCmd(), e.configCmd(), e.statusCmd(), e.resourceCmd(), e.nodeCmd(), e.explainCmd(), e.simulateCmd(),
-		e.probeCmd(), e.labCmd(), e.tlsCmd(), e.versionCmd())
+		e.eventsCmd(), e.probeCmd(), e.labCmd(), e.tlsCmd(), e.versionCmd())
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -598,7 +598,11 @@ VIGIL_CONFIG are set). The exit code is the command's.`,
 			if argv[0] == "vigil" && binErr == nil {
 				argv = append([]string{bin}, argv[1:]...)
 			}
-			x, err := l.Command(cmd.Context(), args[0], argv...)
+			// A signal to lab exec ends the command too (it is ip netns
+			// exec's child, not in lab exec's place).
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			x, err := l.Command(ctx, args[0], argv...)
 			if err != nil {
 				return usageError{err}
 			}

@@ -265,7 +265,14 @@ func (c *Coordinator) commitPlacement() {
 	}
 	// The takeover is checked at commit: if a listed node renewed since,
 	// the placement is refused whole and the next round judges again.
-	cmd := store.Command{Placement: &store.Placement{Targets: plan.Placement, Epoch: st.Epoch, Takeover: j.takeover}}
+	reasons := map[model.ResourceID]string{}
+	for _, a := range plan.Actions {
+		if a.Node == plan.Placement[a.Resource] && a.Reason != "" {
+			reasons[a.Resource] = a.Reason
+		}
+	}
+	cmd := store.Command{Placement: &store.Placement{Targets: plan.Placement, Epoch: st.Epoch, Takeover: j.takeover,
+		At: now.UTC(), Reasons: reasons}}
 	if err := c.cfg.Store.Apply(cmd, 4*c.cfg.Tick+time.Second); err != nil {
 		c.cfg.Log.Warn("commit placement", "err", err)
 		return

@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	n := &node{cfg: cfg, self: self, log: log, hadState: hadState, watchdog: wd,
-		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret)}
+		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret), journal: newJournal(cfg.Self)}
 	if cfg.Cluster.Fencing.TwoNode {
 		n.pair = newPair(n)
 	}
@@ -114,6 +114,14 @@ func Run(ctx context.Context, cfg Config) error {
 		g.Go(func() error { return s.serve() })
 	}
 	g.Go(func() error { return det.Run(gctx) })
+	g.Go(func() error {
+		n.journal.follow(gctx, n.getStore)
+		return nil
+	})
+	g.Go(func() error {
+		(&observer{}).watch(gctx, n.journal, n, cfg.Cluster.Timing.HeartbeatInterval)
+		return nil
+	})
 
 	bootstrap, err := n.shouldBootstrap(gctx)
 	if err != nil {
@@ -249,6 +257,8 @@ type node struct {
 	coordinator *coordinator.Coordinator
 	// pair runs a two-node cluster's fence race (nil unless two_node).
 	pair *pair
+	// journal is the event history (set before anything runs).
+	journal *journal
 }
 
 // executorTick is how often the executor reconciles when nothing changes.
@@ -409,8 +419,10 @@ func (n *node) listen() ([]server, error) {
 		}
 		return nil, err
 	}
-	mk := func(l net.Listener, h http.Handler) server {
-		return server{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	mk := func(l net.Listener, h *api.Handler) server {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		srv.RegisterOnShutdown(h.Close) // live streams end with the server
+		return server{l: l, srv: srv}
 	}
 	ul, err := api.ListenUnix(n.cfg.Socket)
 	if err != nil {

@@ -23,8 +23,10 @@ func (n *node) fence(ctx context.Context, node model.NodeID) (string, error) {
 			lv[i] = append(lv[i], fence.Device{ID: d.ID, Agent: d.Agent, Params: d.Params, Plugs: d.Plugs, Timeout: d.Timeout})
 		}
 	}
+	n.journal.note(model.EventFencing, node, "fencing %s (%d levels)", node, len(lv))
 	i, err := fence.Runner{Log: n.log.With("component", "fence")}.Fence(ctx, node, lv, fence.Off)
 	if err != nil {
+		n.journal.note(model.EventFenceFailed, node, "fencing %s FAILED: %v", node, err)
 		return "", err
 	}
 	ids := make([]string, len(levels[i]))

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/api"
 )
 
 // The operator tests drive a lab the way an operator would: with vigil
@@ -144,6 +146,7 @@ func TestStandbyMovesGroupStickinessKeepsIt(t *testing.T) {
 	l := newLab(t, 3)
 	holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
 	asker := others(three, holder)[0]
+	follow := l.followEvents(asker)
 	l.must("lab", "exec", asker, "--", "vigil", "node", "standby", holder)
 	moved := l.answeredBy("the group answers from another node", 20*time.Second, func(n string) error {
 		if n == holder {
@@ -151,6 +154,24 @@ func TestStandbyMovesGroupStickinessKeepsIt(t *testing.T) {
 		}
 		return nil
 	})
+	// The events say what happened, and --follow printed them as they came.
+	want := []string{
+		"node.standby " + holder,
+		"resource.moved web-ip " + moved,
+		"resource.stopped web-ip " + holder,
+		"resource.started web-ip " + moved,
+	}
+	l.eventually("vigil events --follow shows the standby and the move", 10*time.Second, func() error {
+		return hasEvents(follow.events(), want)
+	})
+	follow.stop()
+	var history api.Events
+	if err := json.Unmarshal([]byte(l.must("lab", "exec", asker, "--", "vigil", "events", "-o", "json", "--since", "5m")), &history); err != nil {
+		t.Fatal(err)
+	}
+	if err := hasEvents(history.Events, want); err != nil {
+		t.Errorf("vigil events: %v", err)
+	}
 	l.eventually("both members on the new node, none on the old", 20*time.Second, func() error {
 		on, err := l.started(asker, "web-ip", "web-server")
 		if err == nil && on != moved {

@@ -89,6 +89,10 @@ type Placement struct {
 	// if no listed node renewed since (else ErrRenewed, and nothing
 	// changes); it then raises their lease generations (invariant 1).
 	Takeover map[model.NodeID]uint64 `json:"takeover,omitempty"`
+	// At and Reasons (why each resource goes where it goes) are for the
+	// event history only.
+	At      time.Time                   `json:"at,omitzero"`
+	Reasons map[model.ResourceID]string `json:"reasons,omitempty"`
 }
 
 // NodeState records a node's liveness as the coordinator observed it. It

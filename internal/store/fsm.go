@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -17,6 +19,10 @@ type fsm struct {
 	mu      sync.RWMutex
 	st      model.ClusterState
 	changed chan struct{} // closed and replaced at every change; under mu
+	// events are the newest MaxEvents events, oldest first, numbered
+	// from 1 in log order; seq is the number of the newest.
+	events []model.Event
+	seq    uint64
 }
 
 // next returns a channel that is closed at the next change.
@@ -48,11 +54,39 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	evs := eventsOf(&f.st, c, l.AppendedAt) // of the state before
 	if err := apply(&f.st, c); err != nil {
 		return err
 	}
+	f.record(evs)
 	f.fire()
 	return nil
+}
+
+// record numbers evs and adds them to the history; f.mu must be held for
+// writing.
+func (f *fsm) record(evs []model.Event) {
+	for _, e := range evs {
+		f.seq++
+		e.Seq = f.seq
+		f.events = append(f.events, e)
+	}
+	if n := len(f.events) - MaxEvents; n > 0 {
+		f.events = append(f.events[:0:0], f.events[n:]...)
+	}
+}
+
+// eventsAfter returns up to limit events numbered after seq, oldest
+// first (limit <= 0: all of them).
+func (f *fsm) eventsAfter(seq uint64, limit int) []model.Event {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	i, _ := slices.BinarySearchFunc(f.events, seq+1, func(e model.Event, s uint64) int { return cmp.Compare(e.Seq, s) })
+	out := f.events[i:]
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return slices.Clone(out)
 }
 
 func (f *fsm) state() model.ClusterState {
@@ -63,16 +97,19 @@ func (f *fsm) state() model.ClusterState {
 
 // Snapshot implements raft.FSM.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return snapshot{st: f.state()}, nil
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return snapshot{st: f.st.Clone(), events: slices.Clone(f.events), seq: f.seq}, nil
 }
 
 // Restore implements raft.FSM: it replaces the state with the snapshot's.
 func (f *fsm) Restore(r io.ReadCloser) error {
 	defer r.Close()
-	var st model.ClusterState
-	if err := json.NewDecoder(r).Decode(&st); err != nil {
+	var snap snapshotJSON
+	if err := json.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	st := snap.ClusterState
 	if st.Nodes == nil {
 		st.Nodes = map[model.NodeID]model.NodeRecord{}
 	}
@@ -80,16 +117,28 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 		st.Resources = map[model.ResourceID]model.ResourceRecord{}
 	}
 	f.mu.Lock()
-	f.st = st
+	f.st, f.events, f.seq = st, snap.Events, snap.Seq
 	f.fire()
 	f.mu.Unlock()
 	return nil
 }
 
-type snapshot struct{ st model.ClusterState }
+// snapshotJSON is a snapshot as stored: the state's fields, with the
+// event history beside them (absent from snapshots older than events).
+type snapshotJSON struct {
+	model.ClusterState
+	Events []model.Event `json:"events,omitempty"`
+	Seq    uint64        `json:"event_seq,omitempty"`
+}
+
+type snapshot struct {
+	st     model.ClusterState
+	events []model.Event
+	seq    uint64
+}
 
 func (s snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(s.st); err != nil {
+	if err := json.NewEncoder(sink).Encode(snapshotJSON{ClusterState: s.st, Events: s.events, Seq: s.seq}); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
 	}

@@ -289,6 +289,10 @@ func (s *Store) Close() error {
 // On a follower it may lag the leader. Concurrency-safe.
 func (s *Store) State() model.ClusterState { return s.fsm.state() }
 
+// Events returns up to limit events numbered after seq, oldest first
+// (limit <= 0: every one kept, at most MaxEvents). Concurrency-safe.
+func (s *Store) Events(after uint64, limit int) []model.Event { return s.fsm.eventsAfter(after, limit) }
+
 // Changed returns a channel that is closed when the next change is applied
 // here; call it again for the change after. Concurrency-safe.
 func (s *Store) Changed() <-chan struct{} { return s.fsm.next() }

@@ -149,8 +149,8 @@ type streamLayer struct {
 	cancel    context.CancelFunc
 	// live are the connections handed to raft, closed by Close: raft's
 	// shutdown waits for RPCs blocked on a peer that is gone.
-	mu   sync.Mutex
-	live map[*liveConn]struct{}
+	mu        sync.Mutex
+	live      map[*liveConn]struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
