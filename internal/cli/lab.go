@@ -49,7 +49,7 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
 	}
 	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
 	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd(),
-		e.labWatchdogCmd(&name), e.labFenceAgentCmd(&name), e.labFencerCmd(&name))
+		e.labWatchdogCmd(&name), e.labFenceAgentCmd(&name), e.labFencerCmd(&name), e.labBenchCmd(&name))
 	c.AddCommand(
 		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
 			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),

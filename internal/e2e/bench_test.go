@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/api/client"
+	"github.com/vigil-ha/vigil/internal/bench"
 )
 
 // The benchmarks measure what the issue asks for in figures. Each builds
@@ -108,14 +108,12 @@ func (s samples) report(b *testing.B, name string) {
 	if len(s) == 0 {
 		return
 	}
-	sorted := slices.Clone(s)
-	slices.Sort(sorted)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(sorted[len(sorted)/2]), name+"_median_ms")
-	b.ReportMetric(ms(sorted[len(sorted)-1]), name+"_max_ms")
+	st := bench.Summarize(s) // the median, as `vigil lab bench failover` reports it
+	b.ReportMetric(st.Median, name+"_median_ms")
+	b.ReportMetric(st.Max, name+"_max_ms")
 	var all []string
 	for _, d := range s {
-		all = append(all, fmt.Sprintf("%.0f", ms(d)))
+		all = append(all, fmt.Sprintf("%.0f", bench.Millis(d)))
 	}
 	b.Logf("%s (ms): %s", name, strings.Join(all, " "))
 }
