@@ -5,6 +5,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ type Config struct {
 	URL     string        // e.g. http://198.18.0.1:5407, used when Socket is ""
 	Token   string        // bearer token for URL
 	Timeout time.Duration // per request; default 5s
+	// TLS, for an https URL: the client certificate and the cluster CA
+	// it trusts (pki.ClientConfig). Nil: the system's defaults.
+	TLS *tls.Config
 }
 
 // Client talks to one daemon. It is safe for concurrent use.
@@ -53,7 +57,7 @@ func New(cfg Config) (*Client, error) {
 		}}
 	case cfg.URL != "":
 		c.base, c.where = strings.TrimRight(cfg.URL, "/"), cfg.URL
-		c.http.Transport = &http.Transport{}
+		c.http.Transport = &http.Transport{TLSClientConfig: cfg.TLS}
 	default:
 		return nil, errors.New("client: neither a socket nor a URL")
 	}
