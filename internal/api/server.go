@@ -115,8 +115,17 @@ func (h *Handler) handle(pattern string, f func(http.ResponseWriter, *http.Reque
 	})
 }
 
+// PingPath answers 200 to anyone, with nothing: the other nodes' TCP
+// probes ask it, because only a live daemon answers (a frozen one's kernel
+// still accepts the connection).
+const PingPath = "/v1/ping"
+
 // ServeHTTP checks the token, then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == PingPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if h.token != "" {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {

@@ -51,6 +51,13 @@ type Node struct {
 	// Fence is the newest fencing of the node, if any: "fenced at
 	// 12:00:01 (level 1 (ipmi))" or "fencing FAILED at …: why".
 	Fence string `json:"fence,omitempty"`
+	// Detection says how the detection layers judge the peer, e.g.
+	// "udp: all 2 links silent 720ms; tcp: 2/2 probes failing 650ms;
+	// app: no checks" (empty for this node).
+	Detection string `json:"detection,omitempty"`
+	// Damped, if set, says why the peer is kept from new placements: it
+	// kept going offline and coming back.
+	Damped string `json:"damped,omitempty"`
 }
 
 // Link is one link to a peer, as heartbeats show it.

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/coordinator"
 	"github.com/vigil-ha/vigil/internal/detect"
 	"github.com/vigil-ha/vigil/internal/executor"
+	"github.com/vigil-ha/vigil/internal/metrics"
 	"github.com/vigil-ha/vigil/internal/model"
 	"github.com/vigil-ha/vigil/internal/quorum"
 	"github.com/vigil-ha/vigil/internal/scheduler"
@@ -96,6 +99,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	n.det = det
+	// Detection layers: heartbeats (det), a TCP probe per link that the
+	// peer's daemon itself must answer, and application checks; a peer is
+	// offline only when enough of them agree (detect.Judge).
+	judge, err := detect.NewJudge(detect.JudgeConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Timing: cfg.Cluster.Timing}, time.Now())
+	if err != nil {
+		return err
+	}
+	live, err := detect.NewLiveness(detect.LivenessConfig{Judge: judge, Heartbeats: det, Log: log.With("component", "detect")})
+	if err != nil {
+		return err
+	}
+	prober, err := detect.NewProber(detect.ProberConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.API,
+		Timing: cfg.Cluster.Timing, Ping: api.PingPath, Sink: live, Log: log.With("component", "probe")})
+	if err != nil {
+		return err
+	}
+	n.live = live
+	prom, err := n.metrics()
+	if err != nil {
+		return err
+	}
 
 	// The API comes up first: peers that start at the same moment ask it
 	// whether this node has raft state before they decide to bootstrap.
@@ -114,6 +138,9 @@ func Run(ctx context.Context, cfg Config) error {
 		g.Go(func() error { return s.serve() })
 	}
 	g.Go(func() error { return det.Run(gctx) })
+	g.Go(func() error { return live.Run(gctx) })
+	g.Go(func() error { return prober.Run(gctx) })
+	g.Go(func() error { return prom.watcher.Run(gctx) })
 	g.Go(func() error {
 		n.journal.follow(gctx, n.getStore)
 		return nil
@@ -143,7 +170,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	coord, err := coordinator.New(coordinator.Config{
-		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: det.Changes(),
+		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: live.Changes(),
 		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
 		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseConfig(cfg.Cluster.Timing), Fence: n.fence,
 	})
@@ -243,6 +270,8 @@ type node struct {
 	self model.Node
 	log  *slog.Logger
 	det  *detect.Detector
+	live *detect.Liveness // the verdicts over every detection layer
+	reg  *registry        // metrics
 	// hadState: the data directory held raft state when the node started.
 	hadState bool
 	token    string // the cluster's API token
@@ -269,7 +298,49 @@ const executorTick = 500 * time.Millisecond
 // own count, so that a leader which can no longer see a majority follows
 // no-quorum-policy even before raft notices (invariant 4).
 func (n *node) schedule(cfg model.Config, st model.ClusterState, now time.Time, held map[model.NodeID]time.Time) model.Plan {
+	cfg.Constraints.Locations = append(slices.Clip(cfg.Constraints.Locations), damping(cfg, st, n.damped())...)
 	return scheduler.Schedule(scheduler.Input{Config: cfg, State: st, Quorum: n.vote(n.observe()).Quorate, Now: now, Held: held})
+}
+
+// damped are the peers the detection layers damp, with why.
+func (n *node) damped() map[model.NodeID]string {
+	out := map[model.NodeID]string{}
+	for _, v := range n.live.Verdicts() {
+		if v.Damped {
+			out[v.Peer] = v.Damp.Reason
+		}
+	}
+	return out
+}
+
+// damping keeps new work off the damped nodes: a -INFINITY location on
+// each damped node for every top-level resource and group that does not
+// run there now. What runs there stays (moving it would be the very bounce
+// damping is for); what does not, does not go there until the damping
+// ends. Pure.
+func damping(cfg model.Config, st model.ClusterState, damped map[model.NodeID]string) []model.Location {
+	if len(damped) == 0 {
+		return nil
+	}
+	units := map[model.ResourceID][]model.ResourceID{} // top-level id -> its resources
+	for _, g := range cfg.Groups {
+		units[g.ID] = g.Members
+	}
+	for _, r := range cfg.Resources {
+		if r.Group == "" {
+			units[r.ID] = []model.ResourceID{r.ID}
+		}
+	}
+	var out []model.Location
+	for _, node := range slices.Sorted(maps.Keys(damped)) {
+		for _, id := range slices.Sorted(maps.Keys(units)) {
+			if slices.ContainsFunc(units[id], func(r model.ResourceID) bool { return st.MayRun(r) == node }) {
+				continue
+			}
+			out = append(out, model.Location{ID: "damped-" + string(node) + "-" + string(id), Resource: id, Node: node, Score: model.MinusInfinity})
+		}
+	}
+	return out
 }
 
 func (n *node) setStore(s *store.Store) {
@@ -302,11 +373,12 @@ func (n *node) getStore() *store.Store {
 	return n.store
 }
 
-// observe is the liveness of every node as this node's heartbeats see it.
+// observe is the liveness of every node as this node's detection layers
+// judge it.
 func (n *node) observe() map[model.NodeID]model.NodeState {
 	out := map[model.NodeID]model.NodeState{n.cfg.Self: model.NodeOnline}
-	for _, p := range n.det.Snapshot().Peers {
-		out[p.Name] = p.State
+	for _, v := range n.live.Verdicts() {
+		out[v.Peer] = v.State
 	}
 	return out
 }
@@ -419,8 +491,9 @@ func (n *node) listen() ([]server, error) {
 		}
 		return nil, err
 	}
-	mk := func(l net.Listener, h *api.Handler) server {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	mk := func(l net.Listener, h *api.Handler, listener string) server {
+		h.Mount("GET /metrics", metrics.Handler(n.reg.reg)) // behind the API's token, like the rest
+		srv := &http.Server{Handler: n.reg.requests.Wrap(withDashboard(h), listener), ReadHeaderTimeout: 5 * time.Second}
 		srv.RegisterOnShutdown(h.Close) // live streams end with the server
 		return server{l: l, srv: srv}
 	}
@@ -428,14 +501,16 @@ func (n *node) listen() ([]server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	out = append(out, mk(ul, api.NewHandler(n, "")))
+	out = append(out, mk(ul, api.NewHandler(n, ""), "unix"))
 	h := api.NewHandler(n, n.token)
+	n.reg.requests.Refused("tcp", "unauthenticated", h.Refused.Load) // h serves every TCP listener
 	for _, a := range n.self.Addresses {
-		l, err := net.Listen("tcp", net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API))))
+		addr := net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API)))
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fail(fmt.Errorf("api listen: %w", err))
 		}
-		out = append(out, mk(l, h))
+		out = append(out, mk(l, h, addr))
 	}
 	return out, nil
 }

@@ -134,6 +134,7 @@ type observer struct {
 	quorate bool
 	leader  model.NodeID
 	links   map[linkKey]model.NodeState
+	damped  map[model.NodeID]string
 	started bool
 }
 
@@ -155,9 +156,20 @@ func (o *observer) look(j *journal, n *node) {
 			links[linkKey{p.Name, l.Index}] = l.State
 		}
 	}
+	damped := n.damped()
 	if !o.started {
-		o.quorate, o.leader, o.links, o.started = v.Quorate, leader, links, true
+		o.quorate, o.leader, o.links, o.damped, o.started = v.Quorate, leader, links, damped, true
 		return
+	}
+	for _, p := range slices.Sorted(maps.Keys(damped)) {
+		if _, was := o.damped[p]; !was {
+			j.note(model.EventDamped, p, "%s is damped: kept from new placements (%s)", p, damped[p])
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(o.damped)) {
+		if _, is := damped[p]; !is {
+			j.note(model.EventUndamped, p, "%s is no longer damped", p)
+		}
 	}
 	if v.Quorate != o.quorate {
 		if v.Quorate {
@@ -185,7 +197,7 @@ func (o *observer) look(j *journal, n *node) {
 			j.note(model.EventLinkUp, k.peer, "link %d to %s is up again", k.link, k.peer)
 		}
 	}
-	o.quorate, o.leader, o.links = v.Quorate, leader, links
+	o.quorate, o.leader, o.links, o.damped = v.Quorate, leader, links, damped
 }
 
 // watch notes this node's view every tick until ctx ends.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -42,5 +43,33 @@ func TestPairDelay(t *testing.T) {
 		if waiter != tc.waiter {
 			t.Errorf("%s: %s waits, want %s", tc.name, waiter, tc.waiter)
 		}
+	}
+}
+
+// A damped node keeps what runs there and receives nothing new.
+func TestDamping(t *testing.T) {
+	cfg := model.Config{
+		Resources: []model.Resource{{ID: "ip", Group: "web"}, {ID: "server", Group: "web"}, {ID: "db"}},
+		Groups:    []model.Group{{ID: "web", Members: []model.ResourceID{"ip", "server"}}},
+	}
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOnline}, "n2": {State: model.NodeOnline}},
+		Resources: map[model.ResourceID]model.ResourceRecord{
+			"ip": {Node: "n1", State: model.ResourceStarted}, "server": {Node: "n1", State: model.ResourceStarted},
+			"db": {Node: "n2", State: model.ResourceStarted},
+		}}
+	got := damping(cfg, st, map[model.NodeID]string{"n1": "3 flaps", "n3": "4 flaps"})
+	var ids []string
+	for _, l := range got {
+		if l.Score != model.MinusInfinity || l.Node == "" {
+			t.Errorf("location %+v, want -INFINITY on a node", l)
+		}
+		ids = append(ids, l.ID)
+	}
+	want := []string{"damped-n1-db", "damped-n3-db", "damped-n3-web"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("damping locations %v, want %v", ids, want)
+	}
+	if damping(cfg, st, nil) != nil {
+		t.Error("no damped node, yet locations")
 	}
 }

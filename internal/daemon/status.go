@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/api"
+	"github.com/vigil-ha/vigil/internal/detect"
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
@@ -12,8 +13,10 @@ import (
 func (n *node) Status() api.Status {
 	snap := n.det.Snapshot()
 	obs := map[model.NodeID]model.NodeState{n.cfg.Self: model.NodeOnline}
-	for _, p := range snap.Peers {
-		obs[p.Name] = p.State
+	verdicts := map[model.NodeID]detect.Verdict{}
+	for _, v := range n.live.Verdicts() {
+		obs[v.Peer] = v.State
+		verdicts[v.Peer] = v
 	}
 	v := n.vote(obs)
 	s := api.Status{
@@ -64,6 +67,12 @@ func (n *node) Status() api.Status {
 				out.Links = append(out.Links, api.Link{Index: i, Address: a.String(), State: string(model.NodeOnline)})
 			}
 		} else if i, ok := peers[nd.Name]; ok {
+			if v, ok := verdicts[nd.Name]; ok {
+				out.Detection = v.Reason
+				if v.Damped {
+					out.Damped = v.Damp.Reason
+				}
+			}
 			p := snap.Peers[i]
 			out.LastHeard = p.LastHeard
 			for _, l := range p.Links {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,9 +35,14 @@ type ProberConfig struct {
 	// SYN-ACK fails the probe rather than delaying it).
 	Timeout time.Duration
 	Timing  model.Timing
-	Sink    Sink             // receives one Observation per probe
-	Log     *slog.Logger     // nil means discard
-	Now     func() time.Time // nil means time.Now
+	// Ping, if set, is an HTTP path the peer's daemon must answer with 200
+	// on the connection: a frozen daemon's kernel still completes the TCP
+	// handshake, so a connection alone cannot tell a hung daemon from a
+	// live one. "" probes the connection only.
+	Ping string
+	Sink Sink             // receives one Observation per probe
+	Log  *slog.Logger     // nil means discard
+	Now  func() time.Time // nil means time.Now
 }
 
 // Prober is the TCP layer: it connects to every peer's Port on every link,
@@ -92,6 +99,15 @@ func NewProber(cfg ProberConfig) (*Prober, error) {
 		bad("sink: nil")
 	}
 	p := &Prober{interval: cfg.Interval, timeout: cfg.Timeout, sink: cfg.Sink, log: cfg.Log, now: cfg.Now, dial: dialTCP}
+	if cfg.Ping != "" {
+		if !strings.HasPrefix(cfg.Ping, "/") || strings.ContainsAny(cfg.Ping, " \r\n") {
+			bad("ping: %q, want an HTTP path", cfg.Ping)
+		}
+		path := cfg.Ping
+		p.dial = func(ctx context.Context, local, remote netip.AddrPort) error {
+			return pingHTTP(ctx, local, remote, path)
+		}
+	}
 	found := false
 	for _, n := range cfg.Nodes {
 		if n.Name == cfg.Self {
@@ -150,6 +166,33 @@ func dialTCP(ctx context.Context, local, remote netip.AddrPort) error {
 		return err
 	}
 	return c.Close()
+}
+
+// pingHTTP connects from local to remote, asks for path and wants a 200
+// before ctx ends.
+func pingHTTP(ctx context.Context, local, remote netip.AddrPort, path string) error {
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(local)}
+	c, err := d.DialContext(ctx, "tcp", remote.String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, remote); err != nil {
+		return err
+	}
+	var line [12]byte // "HTTP/1.x 200"
+	if _, err := io.ReadFull(c, line[:]); err != nil {
+		return fmt.Errorf("no answer: %w", err)
+	}
+	if string(line[:5]) != "HTTP/" || string(line[9:12]) != "200" {
+		return fmt.Errorf("answered %q", line[:])
+	}
+	return nil
 }
 
 // result is one attempt of a repeated probe or check.

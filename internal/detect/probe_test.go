@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -211,4 +213,42 @@ func TestProberLoopback(t *testing.T) {
 	await([2]Status{Up, Up}, "")
 	ls[1].Close()
 	await([2]Status{Up, Down}, "refused")
+}
+
+// With Ping, a listener that accepts in the kernel but never answers (a
+// frozen daemon) fails the probe; one that answers 200 passes; another
+// status fails.
+func TestPingHTTP(t *testing.T) {
+	frozen, err := net.Listen("tcp", "127.0.0.1:0") // never accepted: the kernel completes handshakes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close()
+	answer := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/ping" {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	local := netip.MustParseAddrPort("127.0.0.1:0")
+	for _, tc := range []struct {
+		name, addr string
+		ok         bool
+	}{
+		{"answers 200", answer(http.StatusOK), true},
+		{"answers 503", answer(http.StatusServiceUnavailable), false},
+		{"frozen", frozen.Addr().String(), false},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		err := pingHTTP(ctx, local, netip.MustParseAddrPort(tc.addr), "/v1/ping")
+		cancel()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
 }

@@ -51,4 +51,6 @@ const (
 	EventFenceFailed   EventKind = "fence.failed"
 	EventFencing       EventKind = "fence.started"
 	EventConfig        EventKind = "config.changed"
+	EventDamped        EventKind = "node.damped"
+	EventUndamped      EventKind = "node.undamped"
 )
