@@ -121,6 +121,7 @@ var (
 		{"internal/quorum", nil},
 		{"internal/lease", nil},
 		{"internal/pki", nil},
+		{"internal/alert", []string{"internal/model"}},
 		{"internal/metrics", []string{"internal/api", "github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common"}},
 		{"internal/scheduler", []string{"internal/model"}},
 		{"internal/config", []string{"internal/model", "go.yaml.in/yaml/v3"}},

@@ -12,7 +12,8 @@ import (
 
 // Restart lists the sections in which next differs from running outside
 // the resource part: what `vigil config apply` cannot change while the
-// daemons run (they read it at start). Empty means next may be applied.
+// daemons run (they read it at start, detection, alerts and api included;
+// a token compares by its value, not by the file it came from). Empty means next may be applied.
 // data_dir is not compared: it is per node, and a flag may override it.
 func Restart(running, next model.Config) []string {
 	var out []string
@@ -36,7 +37,27 @@ func Restart(running, next model.Config) []string {
 	if running.Ports != next.Ports {
 		out = append(out, "ports")
 	}
+	if !sameDetection(running.Detection, next.Detection) {
+		out = append(out, "detection")
+	}
+	if !slices.EqualFunc(running.Alerts, next.Alerts, func(a, b model.Alert) bool {
+		return a.ID == b.ID && a.Script == b.Script && a.Webhook == b.Webhook && slices.Equal(a.Kinds, b.Kinds) &&
+			a.Timeout == b.Timeout && a.Retries == b.Retries && maps.Equal(a.Headers, b.Headers)
+	}) {
+		out = append(out, "alerts")
+	}
+	if running.API.TLSMode != next.API.TLSMode || running.API.TLSDir != next.API.TLSDir ||
+		!slices.EqualFunc(running.API.Tokens, next.API.Tokens, func(a, b model.Token) bool {
+			return a.Name == b.Name && a.Role == b.Role && bytes.Equal(a.Secret, b.Secret)
+		}) {
+		out = append(out, "api")
+	}
 	return out
+}
+
+func sameDetection(a, b model.Detection) bool {
+	return slices.Equal(a.Checks, b.Checks) && a.Window == b.Window && a.Require == b.Require && a.ProbeInterval == b.ProbeInterval &&
+		a.ProbeTimeout == b.ProbeTimeout && a.Damping == b.Damping
 }
 
 // Diff describes how the resource part changes from old to next, one line

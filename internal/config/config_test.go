@@ -207,6 +207,10 @@ ports:
 		Timing:  wan,
 		Ports:   model.Ports{Heartbeat: 5405, Raft: 5406, API: 8443},
 		Options: model.Options{NoQuorumPolicy: model.NoQuorumStop},
+		Detection: model.Detection{Require: 2, Window: 2400 * time.Millisecond, // max(suspect_after 2s, offline_after 3s - 2*300ms)
+			ProbeInterval: 300 * time.Millisecond, ProbeTimeout: 600 * time.Millisecond,
+			Damping: model.Damping{Penalty: 1000, Suppress: 2000, Reuse: 750, HalfLife: time.Minute, MaxHold: 5 * time.Minute}},
+		API: model.APIAccess{TLSMode: "off", TLSDir: "/etc/vigil/tls"},
 	}
 	if d := cmp.Diff(want, got, equateAddr); d != "" {
 		t.Errorf("Parse (-want +got):\n%s", d)
@@ -342,6 +346,7 @@ func TestRoundTrip(t *testing.T) {
 		Lease:                  3*time.Second + time.Millisecond,
 		LeaseRenew:             time.Second,
 	}
+	odd.Detection = defaultDetection(odd.Timing) // as Parse derives it from the timing
 	configs["overrides and quoting"] = odd
 
 	for name, c := range configs {

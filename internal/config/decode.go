@@ -175,6 +175,15 @@ func (d *decoder) root(n *yaml.Node) (file, bool) {
 	if v, ok := fields["fencing"]; ok {
 		d.fencing(v, "fencing", &f)
 	}
+	if v, ok := fields["detection"]; ok {
+		d.detection(v, "detection", &f)
+	}
+	if v, ok := fields["alerts"]; ok {
+		f.alerts = d.alerts(v, "alerts")
+	}
+	if v, ok := fields["api"]; ok {
+		d.api(v, "api", &f)
+	}
 	return f, true
 }
 

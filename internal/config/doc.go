@@ -72,6 +72,50 @@
 //	    - {id: db-with-web, resource: db, with: web, score: INFINITY}
 //	  orders:                  # first starts before then, and then stops before first
 //	    - {id: ip-then-db, first: web-ip, then: db, kind: mandatory}  # mandatory (default) or optional
+//	fencing: …                 # see fencing.go and README
+//	detection:                 # optional; failure detection, K of 3 layers (heartbeats,
+//	                           # a TCP probe of each link, application checks)
+//	  require: 2               # K, 1 to 3 (capped at the layers a peer has: 2 without checks)
+//	  window: 500ms            # >= heartbeat_interval; how long K layers must have failed;
+//	                           # default max(suspect_after, offline_after - 2*heartbeat_interval):
+//	                           # 500ms for lan, 2.4s for wan
+//	  probe_interval: 100ms    # TCP probe of each peer's API port per link; default heartbeat_interval
+//	  probe_timeout: 200ms     # > 0 and < 1s (Linux resends a lost SYN after 1s);
+//	                           # default 2*heartbeat_interval, at most 900ms
+//	  checks:                  # application checks of a node, run by the other nodes
+//	    - name: web-n1         # required; unique; same rule as resource ids
+//	      node: n1             # required; the node whose liveness it speaks for
+//	      http: "http://198.18.0.1:8080/"  # exactly one of http (an http or https URL)
+//	      # tcp: "198.18.0.1:22"           # and tcp (host:port; [v6]:port)
+//	      status: 200          # http only; 100 to 599; default 200
+//	      interval: 200ms      # default 2*heartbeat_interval
+//	      timeout: 200ms       # default 2*heartbeat_interval
+//	  damping:                 # flap damping of peers; the defaults are these
+//	    off: false
+//	    penalty: 1000          # added per flap; > 0
+//	    suppress: 2000         # damped above it; > reuse
+//	    reuse: 750             # undamped below it; > 0
+//	    half_life: 1m          # > 0
+//	    max_hold: 5m           # >= half_life, and reuse * 2^(max_hold/half_life) > suppress
+//	alerts:                    # optional; hooks run on events, like Pacemaker alerts
+//	  - id: page               # required; unique; same rule as resource ids
+//	    script: /usr/local/bin/vigil-alert   # exactly one of script (absolute, run without a
+//	    # webhook: https://alerts.example/x  # shell) and webhook (http or https; never shown)
+//	    kinds: [node.offline, fence.]        # event kinds, or prefixes ending in "." that
+//	                           # some kind starts with; default (absent): every kind
+//	    timeout: 10s           # per attempt; > 0 and <= 5m; default 10s
+//	    retries: 3             # 0 to 10; default 3; backoff 1s, 2s, 4s… up to 30s
+//	    headers: {Authorization: "Bearer …"} # webhook only; values are secrets: never shown;
+//	                           # Content-Type, Content-Length, Host, … are vigil's
+//	api:                       # optional; the HTTP API on the node addresses
+//	  tls: {mode: off, dir: /etc/vigil/tls}  # mode off (default), optional or required;
+//	                           # dir absolute, default /etc/vigil/tls
+//	  tokens:                  # bearer tokens with a role each
+//	    - name: grafana        # required; unique; same rule as resource ids
+//	      role: read-only      # required; read-only or operator
+//	      token_file: /etc/vigil/tokens/grafana  # exactly one of token_file (as secret_file:
+//	      # token: "…"         # mode 0600 or stricter, relative to the file's directory) and
+//	                           # token (>= 16 bytes); tokens unique, none the cluster secret
 //
 // Every node has the same number of links, link i uses the same IP family on
 // every node, and an address appears at most once in the cluster.
@@ -88,6 +132,12 @@
 // ParseWith also has each resource's parameters checked by its kind's
 // agent, and reports what the agent finds at the resource's line.
 //
-// Parse reads the secret file, if one is named; apart from that, decoding
-// does no I/O (ParseWith's check may do some).
+// Parse fills in every default of detection, alerts and api (from the
+// timing profile where they depend on it), so that no consumer derives
+// one; Format leaves the defaults out again.
+//
+// Parse reads the secret file and the token files, if any are named;
+// apart from that, decoding does no I/O (ParseWith's check may do some).
+// No message, and no Summary, shows the secret, a token, a header value or
+// a webhook or check URL (which may carry credentials).
 package config

@@ -19,12 +19,16 @@ import (
 // Format renders c as a canonical version-1 file, which Parse accepts and
 // decodes to a Config equal to c (for a c that Parse produced). If
 // secretFile is not empty the file names it in secret_file instead of
-// holding the secret. Timing is written as the profile plus the fields that
+// holding the secret. An API token read from a file is written as its
+// token_file; an inline token, and webhook headers, are written inline, as
+// the secret is: the output is a config file, to be kept as safe as one. Timing is written as the profile plus the fields that
 // differ from it; options, resources, groups and constraints only with
 // the values that differ from the defaults; everything else in full. Map
 // keys are sorted. As in the model, a zero value that has a default (a
 // resource's Ops, a zero timeout, an empty TargetRole or NoQuorumPolicy)
-// stands for the default; only a resource's Group comes from c.Groups.
+// stands for the default (detection's from c.Timing, as Parse fills them
+// in); only a resource's Group comes from c.Groups, and an alert's Retries
+// is written unless it is the default 3 (0 means no retries).
 func Format(c model.Config, secretFile string) []byte {
 	root := mapping()
 	add(root, "version", intNode(c.Version))
@@ -71,6 +75,9 @@ func Format(c model.Config, secretFile string) []byte {
 	add(root, "ports", ports)
 	formatResources(root, c)
 	formatFencing(root, c.Fencing)
+	formatDetection(root, c)
+	formatAlerts(root, c.Alerts)
+	formatAPI(root, c.API)
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -267,7 +274,12 @@ func intNode(i int) *yaml.Node {
 // A line listing the timing overrides follows the profile if there are any.
 // The resources line is there if there are resources or options that
 // are not the defaults; it ends with the cluster's stickiness if that is
-// not 0.
+// not 0. Lines for detection, alerts and the API follow when those are not
+// the defaults, naming no URL, header or token:
+//
+//	detection: 2 of 3 layers, window 500ms, 2 checks
+//	alerts: page (script, 3 kinds), hook (webhook, every kind)
+//	api: tls required, 2 tokens (grafana read-only, ops operator)
 func Summary(c model.Config) string {
 	names := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
@@ -360,6 +372,9 @@ func Summary(c model.Config) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(summaryDetection(c))
+	b.WriteString(summaryAlerts(c.Alerts))
+	b.WriteString(summaryAPI(c.API))
 	return b.String()
 }
 

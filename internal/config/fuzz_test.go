@@ -29,6 +29,14 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(header + nodes + "secret: \"0123456789abcdef\"\nresources: [{id: a, kind: script}, {id: b, kind: exec}]\n" +
 		"groups: [{id: g, members: [a, b]}]\nconstraints: {orders: [{id: o, first: b, then: a}]}\n"))
+	// The detection, alerts and api sections together, with every field.
+	f.Add([]byte(header + nodes + "secret: \"0123456789abcdef\"\ntiming: {profile: wan}\n" +
+		"detection: {require: 3, window: 1s, probe_interval: 50ms, probe_timeout: 999ms,\n" +
+		"  checks: [{name: c, node: n1, http: \"https://[2001:db8::1]/x\", status: 301, interval: 1s, timeout: 2s}, {name: d, node: n2, tcp: \"h:1\"}],\n" +
+		"  damping: {off: true, penalty: 1.5, suppress: 1e4, reuse: 0x10, half_life: 1s, max_hold: 1h}}\n" +
+		"alerts: [{id: a, script: /a, kinds: [fence., node.offline], timeout: 5m, retries: 0},\n" +
+		"  {id: b, webhook: \"http://u:p@h/?q=1\", headers: {X-A: \"v\", X-B: 2}}]\n" +
+		"api: {tls: {mode: optional, dir: /t}, tokens: [{name: r, role: read-only, token: \"0123456789abcdefg\"}, {name: f, role: operator, token_file: tok}]}\n"))
 	dir := f.TempDir() // empty: a secret_file the input names is not there
 	refuseScripts := func(r model.Resource) error {
 		if r.Kind != "script" {

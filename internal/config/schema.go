@@ -27,7 +27,7 @@ const (
 // rootKeys are the top-level keys, in the order Format writes them.
 func rootKeys() []string {
 	return []string{"version", "cluster", "secret", "secret_file", "data_dir", "nodes", "timing", "ports",
-		"options", "resources", "groups", "constraints", "fencing"}
+		"options", "resources", "groups", "constraints", "fencing", "detection", "alerts", "api"}
 }
 
 // nodeKeys are the keys of a node, in the order Format writes them.
@@ -121,6 +121,9 @@ type file struct {
 	colocations []fileColocation
 	orders      []fileOrder
 	fencing     fileFencing
+	detection   fileDetection
+	alerts      []model.Alert // over the defaults; see alerts
+	api         fileAPI
 }
 
 type fileNode struct {

@@ -37,6 +37,9 @@ func (d *decoder) validate(f file, dir string, check func(model.Resource) error)
 	c.Resources, c.Groups, ns = d.resolveResources(f.resources, f.groups)
 	c.Constraints = d.resolveConstraints(f, c.Nodes, c.Resources, c.Groups, ns)
 	c.Fencing = d.resolveFencing(f.fencing, c.Nodes)
+	c.Detection = d.resolveDetection(f.detection, c.Timing, c.Nodes)
+	c.Alerts = d.resolveAlerts(f.alerts)
+	c.API = d.resolveAPI(f.api, dir, c.Secret)
 	if check != nil {
 		d.checkParams(f.resources, c.Resources, check)
 	}
@@ -59,7 +62,7 @@ func (d *decoder) resolveSecret(f file, dir string) []byte {
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(dir, name)
 		}
-		secret, msg := readSecret(name)
+		secret, msg := readSecret(name, "secret")
 		if msg != "" {
 			d.at("secret_file", "%s", msg)
 		}
@@ -68,9 +71,11 @@ func (d *decoder) resolveSecret(f file, dir string) []byte {
 	return nil
 }
 
-// readSecret reads a secret file. It returns a message, instead of the
-// secret, if the file is unsafe or unusable.
-func readSecret(name string) ([]byte, string) {
+// readSecret reads a secret file (what is "secret" or "token", for the
+// messages). It returns a message, instead of the secret, if the file is
+// unsafe or unusable: not a regular file, open to group or others, empty,
+// too short or too large.
+func readSecret(name, what string) ([]byte, string) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, "cannot read " + name + ": " + pathErr(err)
@@ -91,14 +96,14 @@ func readSecret(name string) ([]byte, string) {
 	case err != nil:
 		return nil, "cannot read " + name + ": " + pathErr(err)
 	case len(b) > maxSecretFile:
-		return nil, fmt.Sprintf("%s is larger than %d KiB; a secret file holds one short line", name, maxSecretFile>>10)
+		return nil, fmt.Sprintf("%s is larger than %d KiB; a %s file holds one short line", name, maxSecretFile>>10, what)
 	}
 	b = bytes.TrimRight(b, " \t\r\n")
 	switch {
 	case len(b) == 0:
 		return nil, name + " is empty"
 	case len(b) < minSecret:
-		return nil, fmt.Sprintf("the secret in %s is too short: %d bytes, need at least %d", name, len(b), minSecret)
+		return nil, fmt.Sprintf("the %s in %s is too short: %d bytes, need at least %d", what, name, len(b), minSecret)
 	}
 	return b, ""
 }

@@ -32,6 +32,13 @@ type Config struct {
 	// Fencing is how the cluster powers off a node it lost; empty: no
 	// fencing, and leases alone guard invariant 1.
 	Fencing Fencing
+	// Detection tunes failure detection (K of N layers, the TCP probe,
+	// application checks, damping), with every default filled in.
+	Detection Detection
+	// Alerts are the hooks run on events, in file order.
+	Alerts []Alert
+	// API is the HTTP API's TLS mode and bearer tokens.
+	API APIAccess
 }
 
 // Fencing lists the fencing devices and the order in which they are tried.
