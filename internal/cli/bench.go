@@ -106,8 +106,10 @@ func (e *env) labBenchCmd(name *string) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmarks that run in a lab of their own",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Example: `  vigil lab bench failover --trials 5
+  vigil lab bench failover --compare keepalived -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	c.AddCommand(e.labBenchFailoverCmd(name))
 	return c

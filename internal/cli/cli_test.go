@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -25,6 +26,23 @@ type result struct {
 // only vars; it never reads the test process's environment.
 func runCLI(t *testing.T, vars map[string]string, args ...string) result {
 	t.Helper()
+	return runCLIWith(t, vars, nil, args...)
+}
+
+// testClock is the clock of runCLI: it starts at 2025-03-01 12:00:00 UTC
+// and each reading is one second later than the one before.
+func testClock() func() time.Time {
+	next := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		now := next
+		next = next.Add(time.Second)
+		return now
+	}
+}
+
+// runCLIWith is runCLI with the env changed by set, if not nil.
+func runCLIWith(t *testing.T, vars map[string]string, set func(*env), args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	e := &env{
 		stdin:  strings.NewReader(""),
@@ -34,6 +52,10 @@ func runCLI(t *testing.T, vars map[string]string, args ...string) result {
 		executable: func() (string, error) {
 			return "", errors.New("test: no vigil binary")
 		},
+		now: testClock(),
+	}
+	if set != nil {
+		set(e)
 	}
 	code := e.run(context.Background(), args)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
@@ -166,9 +188,10 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string // each must appear in stdout
 	}{
-		// The root has no Example section; its help names the commands,
-		// the exit codes and the environment instead.
-		{[]string{"--help"}, []string{"Usage:", "status", "config", "lab", "daemon", "Exit codes:", "VIGIL_SOCKET"}},
+		// The root's help names the commands, the exit codes and the
+		// environment besides its examples.
+		{[]string{"--help"}, []string{"Usage:", "Examples:", "status", "config", "lab", "daemon", "completion", "Exit codes:", "VIGIL_SOCKET", "VIGIL_SERVER"}},
+		{[]string{"status", "--help"}, []string{"--watch", "--interval", "--count", "crm_mon"}},
 		{[]string{"status", "--help"}, []string{"Examples:", "vigil status -o json | jq .quorum", "--socket"}},
 		{[]string{"lab", "up", "--help"}, []string{"Examples:", "vigil lab up --nodes 5 --links 1 --name big -o json"}},
 		{[]string{"config", "validate", "--help"}, []string{"Examples:", "vigil config validate /etc/vigil/vigil.yaml", "FILE:LINE: FIELD: MESSAGE"}},

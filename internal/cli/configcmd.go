@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,32 +17,65 @@ import (
 	"github.com/vigil-ha/vigil/internal/config"
 )
 
+// configValidJSON is config validate -o json.
+type configValidJSON struct {
+	File     string   `json:"file"`
+	Valid    bool     `json:"valid"`
+	Problems []string `json:"problems"` // FILE:LINE: FIELD: MESSAGE, one each
+	Cluster  string   `json:"cluster,omitempty"`
+	Summary  string   `json:"summary,omitempty"`
+}
+
 func (e *env) configCmd() *cobra.Command {
-	var socket string
-	c := &cobra.Command{Use: "config", Short: "Check, show and apply the cluster configuration"}
-	socketFlag(c, &socket)
-	c.AddCommand(&cobra.Command{
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Check, show and apply the cluster configuration",
+		Long: `Check a configuration file (validate, no daemon needed), show the
+configuration the cluster runs and its version (show), and change its
+resources, groups, constraints and options while it runs (apply).`,
+		Example: `  vigil config validate /etc/vigil/vigil.yaml
+  vigil config show
+  vigil config apply /etc/vigil/vigil.yaml --dry-run`,
+	}
+	var output string
+	validate := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a config file and print every problem",
 		Long: `Check a config file without applying it. Every problem is printed as
 FILE:LINE: FIELD: MESSAGE and the exit code is 2; a valid file prints a
-short summary and exits 0.`,
-		Example: `  vigil config validate /etc/vigil/vigil.yaml`,
-		Args:    cobra.ExactArgs(1),
+short summary and exits 0. With -o json, {"file", "valid", "problems",
+"cluster", "summary"} on stdout either way.`,
+		Example: `  vigil config validate /etc/vigil/vigil.yaml
+  vigil config validate vigil.yaml -o json | jq -r '.problems[]'`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			cfg, err := config.Load(args[0])
 			if err != nil {
-				fmt.Fprintln(e.stderr, err)
+				if output == "json" {
+					if werr := writeJSON(e.stdout, configValidJSON{File: args[0], Problems: strings.Split(err.Error(), "\n")}); werr != nil {
+						return werr
+					}
+				} else {
+					fmt.Fprintln(e.stderr, err)
+				}
 				return exitError{code: ExitUsage, err: fmt.Errorf("%s is not valid", args[0])}
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, configValidJSON{File: args[0], Valid: true, Problems: []string{}, Cluster: cfg.Cluster, Summary: config.Summary(cfg)})
 			}
 			fmt.Fprintf(e.stdout, "%s: valid\n%s\n", args[0], config.Summary(cfg))
 			return nil
 		},
-	}, e.configShowCmd(&socket), e.configApplyCmd(&socket))
+	}
+	outputFlag(validate, &output)
+	c.AddCommand(validate, e.configShowCmd(), e.configApplyCmd())
 	return c
 }
 
-func (e *env) configShowCmd(socket *string) *cobra.Command {
+func (e *env) configShowCmd() *cobra.Command {
 	var output string
 	c := &cobra.Command{
 		Use:   "show",
@@ -54,7 +88,7 @@ takes.`,
   vigil config show -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (api.ConfigInfo, error) {
+			return query(e, cmd, output, func(ctx context.Context, c *client.Client) (api.ConfigInfo, error) {
 				return c.Config(ctx)
 			}, writeConfigInfo)
 		},
@@ -63,7 +97,7 @@ takes.`,
 	return c
 }
 
-func (e *env) configApplyCmd(socket *string) *cobra.Command {
+func (e *env) configApplyCmd() *cobra.Command {
 	var output string
 	var dryRun bool
 	var ifMatch int64
@@ -80,6 +114,7 @@ timing take a restart of every daemon.
 If anything is wrong, nothing changes: problems are printed as
 FILE:LINE: FIELD: MESSAGE (exit 2). --if-match VERSION (from 'vigil config
 show') refuses the change if someone applied another since (exit 1).
+Without quorum or a leader nothing changes (exit 4).
 Put the same file on every node afterwards, so that a restarted daemon
 reads what the cluster runs.`,
 		Example: `  vigil config apply /etc/vigil/vigil.yaml --dry-run
@@ -111,7 +146,7 @@ reads what the cluster runs.`,
 				v := uint64(ifMatch)
 				req.IfMatch = &v
 			}
-			cl, err := e.dial(*socket, writeTimeout)
+			cl, err := e.dial(writeTimeout)
 			if err != nil {
 				return err
 			}
@@ -119,10 +154,10 @@ reads what the cluster runs.`,
 			out, err := cl.ApplyConfig(cmd.Context(), req)
 			var ae *api.Error
 			if errors.As(err, &ae) && ae.Status == http.StatusPreconditionFailed {
-				return exitError{code: ExitFailure, err: err}
+				return exitError{code: ExitConflict, err: err} // another operator's change came first
 			}
 			if err != nil {
-				return daemonError(err)
+				return err
 			}
 			if output == "json" {
 				return writeJSON(e.stdout, out)

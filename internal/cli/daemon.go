@@ -54,6 +54,18 @@ the nodes' addresses in the config.`,
 	return c
 }
 
+// socketPath is the socket a daemon serves its local API on: the flag,
+// else VIGIL_SOCKET, else the default.
+func (e *env) socketPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if s := e.getenv("VIGIL_SOCKET"); s != "" {
+		return s
+	}
+	return DefaultSocket
+}
+
 // findSelf returns the node named name, or the one node whose addresses
 // this host has.
 func findSelf(cfg model.Config, name string) (model.NodeID, error) {

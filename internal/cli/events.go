@@ -13,7 +13,7 @@ import (
 )
 
 func (e *env) eventsCmd() *cobra.Command {
-	var output, socket, since string
+	var output, since string
 	var limit int
 	var follow bool
 	c := &cobra.Command{
@@ -48,7 +48,7 @@ prints one JSON object per line.`,
 				}
 				q.Since = t
 			}
-			cl, err := e.dial(socket, 0)
+			cl, err := e.dial(0)
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ prints one JSON object per line.`,
 			}
 			evs, err := cl.Events(cmd.Context(), q)
 			if err != nil {
-				return unreachable(err)
+				return err
 			}
 			if output == "json" {
 				return writeJSON(e.stdout, api.Events{Events: evs})
@@ -76,13 +76,7 @@ prints one JSON object per line.`,
 	c.Flags().StringVar(&since, "since", "", "only events since this time (RFC 3339) or this long ago (10m, 2h)")
 	c.Flags().IntVar(&limit, "limit", 100, "at most this many, the newest")
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
-	c.Flags().StringVar(&socket, "socket", "", "daemon socket (default $VIGIL_SOCKET or "+DefaultSocket+")")
 	return c
-}
-
-// unreachable adds the usual hint to an error reaching the daemon.
-func unreachable(err error) error {
-	return fmt.Errorf("%w\n(is the vigil daemon running? set --socket or VIGIL_SOCKET to reach another)", err)
 }
 
 // followEvents prints the history q selects, then every new event, until
@@ -105,7 +99,7 @@ func (e *env) followEvents(ctx context.Context, cl interface {
 	}()
 	evs, err := cl.Events(ctx, q)
 	if err != nil {
-		return unreachable(err)
+		return err
 	}
 	emit := func(ev api.Event) error {
 		if output == "json" {
@@ -137,7 +131,7 @@ func (e *env) followEvents(ctx context.Context, cl interface {
 			return nil
 		case err := <-done:
 			if err != nil {
-				return unreachable(err)
+				return err
 			}
 			return nil
 		case ev := <-live:

@@ -14,7 +14,7 @@ import (
 )
 
 func (e *env) explainCmd() *cobra.Command {
-	var output, socket string
+	var output string
 	c := &cobra.Command{
 		Use:   "explain RESOURCE",
 		Short: "Say where a resource is, where it would go, and why",
@@ -29,18 +29,17 @@ answer; it changes nothing.`,
   vigil explain web -o json | jq '.resource.scores[0]'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return query(e, cmd, socket, output, func(ctx context.Context, c *client.Client) (api.Explanation, error) {
+			return query(e, cmd, output, func(ctx context.Context, c *client.Client) (api.Explanation, error) {
 				return c.Explain(ctx, args[0])
 			}, writeExplain)
 		},
 	}
 	outputFlag(c, &output)
-	socketFlag(c, &socket)
 	return c
 }
 
 func (e *env) simulateCmd() *cobra.Command {
-	var output, socket string
+	var output string
 	var sim api.Simulation
 	c := &cobra.Command{
 		Use:   "simulate",
@@ -56,7 +55,7 @@ neither, it prints what the cluster would do now.`,
   vigil simulate --node-down n1 --node-down n2 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return query(e, cmd, socket, output, func(ctx context.Context, c *client.Client) (api.Plan, error) {
+			return query(e, cmd, output, func(ctx context.Context, c *client.Client) (api.Plan, error) {
 				return c.Simulate(ctx, sim)
 			}, writeSimulation)
 		},
@@ -64,7 +63,6 @@ neither, it prints what the cluster would do now.`,
 	c.Flags().StringArrayVar(&sim.NodeDown, "node-down", nil, "a node that goes offline (repeatable)")
 	c.Flags().StringArrayVar(&sim.ResourceFail, "resource-fail", nil, "a resource that fails where it runs (repeatable)")
 	outputFlag(c, &output)
-	socketFlag(c, &socket)
 	return c
 }
 

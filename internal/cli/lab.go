@@ -110,6 +110,7 @@ type labNodeJSON struct {
 	Addresses []string         `json:"addresses"`
 	PID       int              `json:"pid"`
 	Socket    string           `json:"socket"`
+	API       string           `json:"api"` // the node's HTTP API, for vigil --server
 	Log       string           `json:"log"`
 	Watchdog  *labWatchdogJSON `json:"watchdog,omitempty"` // none in a lab from an older vigil
 }
@@ -124,12 +125,27 @@ type labWatchdogJSON struct {
 	Timeout   string `json:"timeout"`
 }
 
+// labAPIPort is the API port of the lab's config.
+const labAPIPort = 5407
+
+// labAPI is the URL of a lab node's HTTP API, on its first address.
+func labAPI(n lab.Node) string {
+	addr := n.Address
+	if len(n.Addresses) > 0 {
+		addr = n.Addresses[0]
+	}
+	if addr == "" {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(addr, strconv.Itoa(labAPIPort))
+}
+
 func labView(l *lab.Lab) labJSON {
 	out := labJSON{Name: l.Name, ClientNetns: l.Client.Netns, Client: l.Client.Address, Dir: l.Dir, Links: l.Links}
 	for _, n := range l.Status() {
 		nj := labNodeJSON{
 			Name: n.Name, Netns: n.Netns, Address: n.Address, Addresses: n.Addresses, PID: n.PID,
-			Socket: l.SocketPath(n.Name), Log: l.LogPath(n.Name),
+			Socket: l.SocketPath(n.Name), API: labAPI(n), Log: l.LogPath(n.Name),
 		}
 		if w, err := l.Watchdog(n.Name); err == nil {
 			nj.Watchdog = &labWatchdogJSON{PID: w.PID, Resets: w.Resets, LastReset: w.LastReset, State: string(w.State),
@@ -149,6 +165,10 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Build the lab and start a daemon per node; return when the cluster has quorum",
+		Long: `Build the lab (bridges, a namespace per node, a client namespace, a config
+and secret) and start one vigil daemon per node, then wait until every
+node has quorum, names the same leader and sees every resource started.
+On failure the lab is left up for inspection, with the end of each log.`,
 		Example: `  vigil lab up
   vigil lab up --nodes 5 --links 1 --name big -o json
   vigil lab up --resources my-resources.yaml   # your resources instead of the demo
@@ -309,7 +329,7 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 	cfg := model.Config{
 		Version: 1, Cluster: "lab-" + name, Secret: []byte(strings.TrimSpace(string(secret))),
 		DataDir: "/var/lib/vigil", Timing: timing,
-		Ports: model.Ports{Heartbeat: 5405, Raft: 5406, API: 5407},
+		Ports: model.Ports{Heartbeat: 5405, Raft: 5406, API: labAPIPort},
 	}
 	for _, n := range nodes {
 		nd := model.Node{Name: model.NodeID(n.Name)}
@@ -540,7 +560,14 @@ func (e *env) labStatusCmd(name *string) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show the lab's nodes, namespaces, addresses and daemons",
-		Args:  cobra.NoArgs,
+		Long: `Show the lab's nodes: namespace, addresses, daemon PID and its view
+(raft state, quorum), and emulated watchdog, then the resources as the first
+node that answers sees them. -o json adds each node's socket, log and API
+URL (api: http://ADDRESS:5407, for vigil --server).`,
+		Example: `  vigil lab status
+  vigil lab status -o json | jq -r '.nodes[].api'
+  vigil lab --name big status`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -560,21 +587,39 @@ func (e *env) labStatusCmd(name *string) *cobra.Command {
 	return c
 }
 
+// labDoneJSON is the -o json answer of the lab's commands that change it.
+type labDoneJSON struct {
+	Lab    string   `json:"lab"`
+	Action string   `json:"action"`
+	Args   []string `json:"args"`
+}
+
 func (e *env) labDownCmd(name *string) *cobra.Command {
 	var purge bool
+	var output string
 	c := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the lab's daemons and remove its namespaces and links (idempotent)",
-		Args:  cobra.NoArgs,
+		Example: `  vigil lab down
+  vigil lab down --purge        # its logs and data too
+  vigil lab --name big down -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			if err := lab.Down(cmd.Context(), *name, purge); err != nil {
 				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, labDoneJSON{Lab: *name, Action: "down", Args: []string{}})
 			}
 			fmt.Fprintf(e.stdout, "lab %s is down\n", *name)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&purge, "purge", false, "also remove the lab's directory (logs and data)")
+	outputFlag(c, &output)
 	return c
 }
 
@@ -626,11 +671,16 @@ func (e *env) labFault(name *string, use, short string, minArgs, maxArgs int, f 
 		args = cobra.MinimumNArgs(minArgs)
 	}
 	verb := strings.Fields(use)[0]
-	return &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  args,
+	var output string
+	c := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: labFaultExamples[verb],
+		Args:    args,
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			l, err := lab.Open(*name)
 			if err != nil {
 				return err
@@ -638,10 +688,26 @@ func (e *env) labFault(name *string, use, short string, minArgs, maxArgs int, f 
 			if err := f(l, a); err != nil {
 				return err
 			}
+			if output == "json" {
+				return writeJSON(e.stdout, labDoneJSON{Lab: l.Name, Action: verb, Args: append([]string{}, a...)})
+			}
 			fmt.Fprintf(e.stdout, "lab %s: %s done\n", l.Name, strings.Join(append([]string{verb}, a...), " "))
 			return nil
 		},
 	}
+	outputFlag(c, &output)
+	return c
+}
+
+// labFaultExamples are the Example sections of the lab's faults.
+var labFaultExamples = map[string]string{
+	"kill":         "  vigil lab kill n1 && vigil lab exec n2 -- vigil status",
+	"revive":       "  vigil lab revive n1",
+	"stop-daemon":  "  vigil lab stop-daemon n3",
+	"start-daemon": "  vigil lab start-daemon n3",
+	"partition":    "  vigil lab partition n1          # n1 alone against n2 and n3\n  vigil lab partition n1 n2 -o json",
+	"heal":         "  vigil lab heal",
+	"loss":         "  vigil lab loss n2 20     # drop 20% of n2's incoming packets\n  vigil lab loss n2 0      # stop dropping",
 }
 
 func parseAddr(s string) (netip.Addr, error) {

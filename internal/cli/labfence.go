@@ -41,8 +41,20 @@ nodes. Exit 0 on success, 1 on failure; for status 0 on, 2 off.`,
 var labFencerStates = []string{string(lab.FencerBroken), string(lab.FencerWorking)}
 
 // labFencerCmd shows the lab's fencing device, or breaks or mends it.
+// labFencerJSON is lab fencer -o json: the device's state, the nodes it
+// holds off since when, and the end of its log.
+type labFencerJSON struct {
+	Lab   string               `json:"lab"`
+	State string               `json:"state"`
+	Agent string               `json:"agent,omitempty"`
+	Off   map[string]time.Time `json:"off"`
+	Log   string               `json:"log,omitempty"`
+	Lines []string             `json:"lines"`
+}
+
 func (e *env) labFencerCmd(name *string) *cobra.Command {
 	var lines int
+	var output string
 	c := &cobra.Command{
 		Use:   "fencer [broken|working]",
 		Short: "Show the lab's fencing device and its log, or break or mend it",
@@ -58,6 +70,7 @@ argument, fencer shows the device's state, the nodes it holds off and the
 end of its log.`,
 		Example: `  vigil lab fencer
   vigil lab fencer broken
+  vigil lab fencer -o json | jq .off
   printf 'action=status\nplug=n2\n' | /var/lib/vigil/lab/vigil/fence_vigil_lab; echo $?`,
 		Args: cobra.MatchAll(cobra.MaximumNArgs(1), func(_ *cobra.Command, a []string) error {
 			if len(a) == 1 && !slices.Contains(labFencerStates, a[0]) {
@@ -69,6 +82,9 @@ end of its log.`,
 			if lines < 0 {
 				return usagef("--lines must not be negative, not %d", lines)
 			}
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			l, err := lab.Open(*name)
 			if err != nil {
 				return err
@@ -76,6 +92,9 @@ end of its log.`,
 			if len(a) == 1 {
 				if err := l.SetFencer(cmd.Context(), lab.FencerState(a[0])); err != nil {
 					return err
+				}
+				if output == "json" {
+					return writeJSON(e.stdout, labFencerJSON{Lab: l.Name, State: a[0], Off: map[string]time.Time{}, Lines: []string{}})
 				}
 				if a[0] == string(lab.FencerBroken) {
 					mend := "vigil lab fencer working"
@@ -91,6 +110,16 @@ end of its log.`,
 			f, err := l.Fencer()
 			if err != nil {
 				return err
+			}
+			if output == "json" {
+				j := labFencerJSON{Lab: l.Name, State: string(f.State), Agent: f.Agent, Off: f.Off, Log: f.Log, Lines: []string{}}
+				if j.Off == nil {
+					j.Off = map[string]time.Time{}
+				}
+				if s := strings.TrimRight(l.FencerLog(lines), "\n"); s != "" {
+					j.Lines = strings.Split(s, "\n")
+				}
+				return writeJSON(e.stdout, j)
 			}
 			fmt.Fprintf(e.stdout, "lab %s fencer: %s\n", l.Name, f.State)
 			fmt.Fprintf(e.stdout, "agent: %s\n", f.Agent)
@@ -111,5 +140,6 @@ end of its log.`,
 		},
 	}
 	c.Flags().IntVar(&lines, "lines", 10, "how many lines of the log to show")
+	outputFlag(c, &output)
 	return c
 }

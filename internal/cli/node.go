@@ -7,7 +7,6 @@ import (
 )
 
 func (e *env) nodeCmd() *cobra.Command {
-	var socket string
 	c := &cobra.Command{
 		Use:   "node",
 		Short: "Standby, maintenance and fencing of nodes",
@@ -15,7 +14,8 @@ func (e *env) nodeCmd() *cobra.Command {
 committed through the Raft leader (a follower forwards it) and the command
 returns once it is committed, then prints what the cluster will do about
 it. Without quorum or a leader nothing changes and the command says so
-(exit 1); an unknown node is exit 2.
+(exit 4); an unknown node is exit 2; a change the node's state forbids
+(confirm-down of a node that is online, say) is exit 5.
 
   standby        the node runs no resources: they move elsewhere
   unstandby      the node may run resources again
@@ -33,7 +33,6 @@ it. Without quorum or a leader nothing changes and the command says so
   vigil node unstandby n2
   vigil node maintenance n3 && apt-get upgrade && vigil node maintenance n3 --off`,
 	}
-	socketFlag(c, &socket)
 	simple := func(kind api.OpKind, short, example string) *cobra.Command {
 		var output string
 		sub := &cobra.Command{
@@ -42,7 +41,7 @@ it. Without quorum or a leader nothing changes and the command says so
 			Example: example,
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return e.operate(cmd, socket, output, api.Operation{Kind: kind, Node: args[0]}, writeTimeout)
+				return e.operate(cmd, output, api.Operation{Kind: kind, Node: args[0]}, writeTimeout)
 			},
 		}
 		outputFlag(sub, &output)
@@ -64,7 +63,7 @@ maintenance (with --off, or vigil node unmaintenance).`,
 			if off {
 				kind = api.OpUnmaintenance
 			}
-			return e.operate(cmd, socket, output, api.Operation{Kind: kind, Node: args[0]}, writeTimeout)
+			return e.operate(cmd, output, api.Operation{Kind: kind, Node: args[0]}, writeTimeout)
 		},
 	}
 	outputFlag(maint, &output)

@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,33 +20,22 @@ import (
 // forward to the leader.
 const writeTimeout = 15 * time.Second
 
-// socketFlag registers --socket on c and the commands under it.
-func socketFlag(c *cobra.Command, v *string) {
-	c.PersistentFlags().StringVar(v, "socket", "", "daemon socket (default $VIGIL_SOCKET or "+DefaultSocket+")")
-}
-
-// dial returns a client of the local daemon with the request timeout d
-// (0: the client's default).
-func (e *env) dial(socket string, d time.Duration) (*client.Client, error) {
-	return client.New(client.Config{Socket: e.socketPath(socket), Timeout: d})
-}
-
-// query asks the local daemon once, as every read-only command does: it
+// query asks the daemon once, as every read-only command does: it
 // checks --output, calls get, and prints the answer as JSON (-o json) or
 // with table.
-func query[T any](e *env, cmd *cobra.Command, socket, output string,
+func query[T any](e *env, cmd *cobra.Command, output string,
 	get func(context.Context, *client.Client) (T, error), table func(io.Writer, T)) error {
 	if err := checkOutput(output); err != nil {
 		return err
 	}
-	cl, err := e.dial(socket, 0)
+	cl, err := e.dial(0)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	v, err := get(cmd.Context(), cl)
 	if err != nil {
-		return daemonError(err)
+		return err
 	}
 	if output == "json" {
 		return writeJSON(e.stdout, v)
@@ -57,34 +44,19 @@ func query[T any](e *env, cmd *cobra.Command, socket, output string,
 	return nil
 }
 
-// daemonError explains an error from the daemon: one that never reached
-// it gets a hint (exit 3); an answer that an argument is wrong (an
-// unknown node or resource: 400, 404) is a usage error (exit 2); any
-// other answer is a failure (exit 1).
-func daemonError(err error) error {
-	var e *api.Error
-	switch {
-	case errors.Is(err, client.ErrUnreachable):
-		return fmt.Errorf("%w\n(is the vigil daemon running? set --socket or VIGIL_SOCKET to reach another)", err)
-	case errors.As(err, &e) && (e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound):
-		return usageError{err}
-	}
-	return err
-}
-
 // operate sends op to the daemon and prints the outcome.
-func (e *env) operate(cmd *cobra.Command, socket, output string, op api.Operation, timeout time.Duration) error {
+func (e *env) operate(cmd *cobra.Command, output string, op api.Operation, timeout time.Duration) error {
 	if err := checkOutput(output); err != nil {
 		return err
 	}
-	cl, err := e.dial(socket, timeout)
+	cl, err := e.dial(timeout)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	out, err := cl.Operate(cmd.Context(), op)
 	if err != nil {
-		return daemonError(err)
+		return err
 	}
 	if output == "json" {
 		return writeJSON(e.stdout, out)

@@ -32,6 +32,13 @@ type opsBackend struct {
 
 func newOpsBackend() *opsBackend { return &opsBackend{fakeBackend: fakeBackend{resourceStatus()}} }
 
+// Status is the status set last, which a test may change between runs.
+func (b *opsBackend) Status() api.Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.s
+}
+
 var at = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func term(s model.Score, reason string) api.ScoreTerm { return api.ScoreTerm{Score: s, Reason: reason} }
@@ -290,9 +297,10 @@ func TestOperatorExitCodes(t *testing.T) {
 		{"restart with a zero timeout", vars, []string{"resource", "restart", "web", "--timeout", "0s"}, ExitUsage, []string{"--timeout must be positive"}},
 		{"output yaml", vars, []string{"resource", "ban", "web", "-o", "yaml"}, ExitUsage, []string{`--output must be table or json`}},
 		{"unreachable", map[string]string{"VIGIL_SOCKET": missing}, []string{"resource", "move", "web", "n2"}, ExitUnreachable,
-			[]string{"daemon unreachable", missing, "is the vigil daemon running?"}},
-		{"unreachable explain", map[string]string{"VIGIL_SOCKET": missing}, []string{"explain", "web"}, ExitUnreachable, []string{"daemon unreachable"}},
-		{"unreachable node", map[string]string{"VIGIL_SOCKET": missing}, []string{"node", "standby", "n1"}, ExitUnreachable, []string{"daemon unreachable"}},
+			[]string{"cannot reach the vigil daemon at " + missing + ": is it running? (systemctl status vigil) — set --socket or VIGIL_SOCKET to reach another",
+				"no such file or directory"}},
+		{"unreachable explain", map[string]string{"VIGIL_SOCKET": missing}, []string{"explain", "web"}, ExitUnreachable, []string{"cannot reach the vigil daemon"}},
+		{"unreachable node", map[string]string{"VIGIL_SOCKET": missing}, []string{"node", "standby", "n1"}, ExitUnreachable, []string{"cannot reach the vigil daemon"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,12 +322,47 @@ func TestOperatorExitCodes(t *testing.T) {
 		t.Errorf("refused commands were applied: %v", ops)
 	}
 
-	// No quorum: the daemon's 503 is a failure, and says why.
-	b.refuse = &api.Error{Status: http.StatusServiceUnavailable, Message: "no quorum: this node counts 1 of 3 voters present, 2 needed; nothing was changed"}
-	r := runCLI(t, vars, "node", "standby", "n1")
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "vigil: no quorum: this node counts 1 of 3 voters present, 2 needed; nothing was changed") {
-		t.Errorf("no quorum: exit %d, stderr %s", r.code, r.stderr)
+	// The cluster's refusals: no quorum, no leader, a conflict. Each has
+	// its exit code, and says what the node asked sees.
+	noQuorum := &api.Error{Status: http.StatusServiceUnavailable, Message: "no quorum: this node counts 1 of 3 voters present, 2 needed; nothing was changed"}
+	for _, tc := range []struct {
+		name   string
+		status func(*api.Status)
+		refuse *api.Error
+		code   int
+		stderr string
+	}{
+		{"no quorum", minority, noQuorum, ExitNoQuorum,
+			"vigil: the cluster has no quorum as n2 sees it: 1 of 3 voters present (n2), 2 needed; nothing was changed\n"},
+		{"no quorum, regained since", nil, noQuorum, ExitNoQuorum,
+			"vigil: the cluster had no quorum as the daemon at " + sock + " saw it: no quorum: this node counts 1 of 3 voters present, 2 needed; nothing was changed\n"},
+		{"no leader", nil, &api.Error{Status: http.StatusServiceUnavailable, Message: "no leader is elected yet; nothing was changed (try again in a moment)"},
+			ExitNoQuorum, "vigil: no leader is elected yet; nothing was changed (try again in a moment)\n"},
+		{"starting", nil, &api.Error{Status: http.StatusServiceUnavailable, Message: "this node's store is not open yet; nothing was changed (try again in a moment)"},
+			ExitFailure, "vigil: this node's store is not open yet; nothing was changed (try again in a moment)\n"},
+		{"conflict", nil, &api.Error{Status: http.StatusConflict, Message: "n1 is online, not offline: confirm-down is for a lost node you know is powered off"},
+			ExitConflict, "vigil: n1 is online, not offline: confirm-down is for a lost node you know is powered off\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b.mu.Lock()
+			b.refuse = tc.refuse
+			b.s = resourceStatus()
+			if tc.status != nil {
+				tc.status(&b.s)
+			}
+			b.mu.Unlock()
+			r := runCLI(t, vars, "node", "standby", "n1")
+			if r.code != tc.code || r.stderr != tc.stderr || r.stdout != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and stderr %q", r.code, r.stdout, r.stderr, tc.code, tc.stderr)
+			}
+		})
 	}
+}
+
+// minority makes s the view of a node that sees only itself of three.
+func minority(s *api.Status) {
+	s.Quorum, s.Leader = false, ""
+	s.QuorumDetail = api.Quorum{Voters: 3, Needed: 2, Present: []string{"n2"}}
 }
 
 func TestOperatorHelp(t *testing.T) {

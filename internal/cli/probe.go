@@ -165,7 +165,8 @@ func (e *env) labWebCmd() *cobra.Command {
 		Long: `A tiny web service for the lab's demo: GET / answers with the name of the
 node it runs on (found from the cluster config by this host's addresses).
 The lab runs it as an exec resource behind the VIP.`,
-		Args: cobra.NoArgs,
+		Example: `  vigil lab web --config /var/lib/vigil/lab/vigil/vigil.yaml --listen 198.18.0.1:8080`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(e.configPath(cfgPath))
 			if err != nil {

@@ -18,7 +18,6 @@ import (
 const defaultRestartTimeout = 2 * time.Minute
 
 func (e *env) resourceCmd() *cobra.Command {
-	var socket string
 	c := &cobra.Command{
 		Use:   "resource",
 		Short: "List, inspect, move, ban, clean up and restart resources",
@@ -35,14 +34,14 @@ stay until cleared, with Pacemaker's IDs:
   clear ID       removes them all (with --node, only those on that node)
 
 ID may name a group as well as a resource. Without quorum or a leader
-nothing changes and the command says so (exit 1); an unknown resource or
-node is exit 2.`,
+nothing changes and the command says so (exit 4); an unknown resource or
+node is exit 2; a change the resource's state forbids (restarting one that
+is not running, say) is exit 5.`,
 		Example: `  vigil resource list
   vigil resource move web n2 && vigil resource clear web
   vigil resource cleanup web --node n1`,
 	}
-	socketFlag(c, &socket)
-	c.AddCommand(e.resourceListCmd(&socket), e.resourceShowCmd(&socket))
+	c.AddCommand(e.resourceListCmd(), e.resourceShowCmd())
 
 	move := func(kind api.OpKind, use, short, long, example string) *cobra.Command {
 		var output string
@@ -54,7 +53,7 @@ node is exit 2.`,
 				if len(args) == 2 {
 					op.Node = args[1]
 				}
-				return e.operate(cmd, socket, output, op, writeTimeout)
+				return e.operate(cmd, output, op, writeTimeout)
 			},
 		}
 		outputFlag(sub, &output)
@@ -92,7 +91,7 @@ constraints are not touched.`,
   vigil resource clear web --node n1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.operate(cmd, socket, clearOut, api.Operation{Kind: api.OpClear, Resource: args[0], Node: clearNode}, writeTimeout)
+			return e.operate(cmd, clearOut, api.Operation{Kind: api.OpClear, Resource: args[0], Node: clearNode}, writeTimeout)
 		},
 	}
 	clear.Flags().StringVar(&clearNode, "node", "", "remove only the constraints on this node")
@@ -109,7 +108,7 @@ never failed. For a group, every member is cleaned up.`,
   vigil resource cleanup web --node n1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.operate(cmd, socket, cleanOut, api.Operation{Kind: api.OpCleanup, Resource: args[0], Node: cleanNode}, writeTimeout)
+			return e.operate(cmd, cleanOut, api.Operation{Kind: api.OpCleanup, Resource: args[0], Node: cleanNode}, writeTimeout)
 		},
 	}
 	cleanup.Flags().StringVar(&cleanNode, "node", "", "forget only the failures on this node")
@@ -140,7 +139,7 @@ committed.`,
 				return usagef("--timeout must be positive, not %s", timeout)
 			}
 			// The answer comes when the restart is over: wait a little longer.
-			return e.operate(cmd, socket, restartOut, api.Operation{Kind: api.OpRestart, Resource: args[0], Timeout: timeout}, timeout+writeTimeout)
+			return e.operate(cmd, restartOut, api.Operation{Kind: api.OpRestart, Resource: args[0], Timeout: timeout}, timeout+writeTimeout)
 		},
 	}
 	restart.Flags().DurationVar(&timeout, "timeout", defaultRestartTimeout, "stop waiting after this long (the request stays committed)")
@@ -150,7 +149,7 @@ committed.`,
 	return c
 }
 
-func (e *env) resourceListCmd(socket *string) *cobra.Command {
+func (e *env) resourceListCmd() *cobra.Command {
 	var output string
 	c := &cobra.Command{
 		Use:   "list",
@@ -165,7 +164,7 @@ it: its state, the node where it is, the node the coordinator placed it on
 			type list struct {
 				Resources []api.Resource `json:"resources"`
 			}
-			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (list, error) {
+			return query(e, cmd, output, func(ctx context.Context, c *client.Client) (list, error) {
 				s, err := c.Status(ctx)
 				return list{s.Resources}, err
 			}, func(w io.Writer, l list) { writeResourceList(w, l.Resources) })
@@ -195,7 +194,7 @@ func dash(s string) string {
 	return s
 }
 
-func (e *env) resourceShowCmd(socket *string) *cobra.Command {
+func (e *env) resourceShowCmd() *cobra.Command {
 	var output string
 	c := &cobra.Command{
 		Use:   "show ID",
@@ -208,7 +207,7 @@ vigil explain ID shows why it is placed where it is.`,
   vigil resource show web -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return query(e, cmd, *socket, output, func(ctx context.Context, c *client.Client) (api.PlannedResource, error) {
+			return query(e, cmd, output, func(ctx context.Context, c *client.Client) (api.PlannedResource, error) {
 				x, err := c.Explain(ctx, args[0])
 				return x.Resource, err
 			}, writeShow)

@@ -142,12 +142,19 @@ func (fakeBackend) Commit(context.Context, []byte) error { return nil }
 // when the test ends.
 func serveAPI(t *testing.T, b api.Backend) string {
 	t.Helper()
+	return serveHandler(t, api.NewHandler(b, ""))
+}
+
+// serveHandler serves h on a unix socket in a fresh directory, until the
+// test ends, and returns the socket's path.
+func serveHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "vigil.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.NewHandler(b, "")}
+	srv := &http.Server{Handler: h}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	t.Cleanup(func() {
@@ -256,7 +263,7 @@ func TestStatusUnreachable(t *testing.T) {
 			if r.code != ExitUnreachable {
 				t.Errorf("exit %d, want %d\nstderr: %s", r.code, ExitUnreachable, r.stderr)
 			}
-			for _, s := range []string{"daemon unreachable", sock, "is the vigil daemon running?"} {
+			for _, s := range []string{"cannot reach the vigil daemon at " + sock + ": is it running?", "set --socket or VIGIL_SOCKET"} {
 				if !strings.Contains(r.stderr, s) {
 					t.Errorf("stderr does not mention %q:\n%s", s, r.stderr)
 				}

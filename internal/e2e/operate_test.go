@@ -103,7 +103,7 @@ func TestConfigApply(t *testing.T) {
 			`constraints.orders[0].then: unknown resource or group "nope"`},
 		{"a section that takes a restart", strings.Replace(withExtra, "profile: lan", "profile: wan", 1), nil, 2,
 			"differs from the running configuration in timing"},
-		{"an old version", string(orig), []string{"--if-match", "0"}, 1, "at version 1, not 0"},
+		{"an old version", string(orig), []string{"--if-match", "0"}, 5, "at version 1, not 0"},
 	} {
 		p := write("bad.yaml", tc.text)
 		args := append([]string{"lab", "exec", "n2", "--", "vigil", "config", "apply", p}, tc.args...)
