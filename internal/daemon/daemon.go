@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigil-ha/vigil/internal/agent"
+	"github.com/vigil-ha/vigil/internal/alert"
 	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/coordinator"
@@ -102,7 +103,10 @@ func Run(ctx context.Context, cfg Config) error {
 	// Detection layers: heartbeats (det), a TCP probe per link that the
 	// peer's daemon itself must answer, and application checks; a peer is
 	// offline only when enough of them agree (detect.Judge).
-	judge, err := detect.NewJudge(detect.JudgeConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Timing: cfg.Cluster.Timing}, time.Now())
+	d := cfg.Cluster.Detection
+	judge, err := detect.NewJudge(detect.JudgeConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Timing: cfg.Cluster.Timing,
+		Require: d.Require, Window: d.Window, Damping: detect.Damping{Penalty: d.Damping.Penalty, Suppress: d.Damping.Suppress,
+			Reuse: d.Damping.Reuse, HalfLife: d.Damping.HalfLife, MaxHold: d.Damping.MaxHold}}, time.Now())
 	if err != nil {
 		return err
 	}
@@ -111,7 +115,22 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	prober, err := detect.NewProber(detect.ProberConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.API,
-		Timing: cfg.Cluster.Timing, Ping: api.PingPath, Sink: live, Log: log.With("component", "probe")})
+		Interval: d.ProbeInterval, Timeout: d.ProbeTimeout, Timing: cfg.Cluster.Timing, Ping: api.PingPath, Sink: live,
+		Log: log.With("component", "probe")})
+	if err != nil {
+		return err
+	}
+	checks := make([]detect.Check, len(d.Checks))
+	for i, c := range d.Checks {
+		checks[i] = detect.Check{Name: c.Name, Node: c.Node, TCP: c.TCP, HTTP: c.HTTP, Status: c.Status, Interval: c.Interval, Timeout: c.Timeout}
+	}
+	checker, err := detect.NewChecker(detect.CheckerConfig{Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Checks: checks,
+		Timing: cfg.Cluster.Timing, Sink: live, Log: log.With("component", "check")})
+	if err != nil {
+		return err
+	}
+	alerts, err := alert.New(alert.Config{Alerts: cfg.Cluster.Alerts, Cluster: cfg.Cluster.Cluster, Self: cfg.Self,
+		Log: log.With("component", "alert")})
 	if err != nil {
 		return err
 	}
@@ -140,6 +159,8 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return det.Run(gctx) })
 	g.Go(func() error { return live.Run(gctx) })
 	g.Go(func() error { return prober.Run(gctx) })
+	g.Go(func() error { return checker.Run(gctx) })
+	g.Go(func() error { return alerts.Run(gctx, n.alertEvents(gctx)) })
 	g.Go(func() error { return prom.watcher.Run(gctx) })
 	g.Go(func() error {
 		n.journal.follow(gctx, n.getStore)
@@ -302,9 +323,13 @@ func (n *node) schedule(cfg model.Config, st model.ClusterState, now time.Time, 
 	return scheduler.Schedule(scheduler.Input{Config: cfg, State: st, Quorum: n.vote(n.observe()).Quorate, Now: now, Held: held})
 }
 
-// damped are the peers the detection layers damp, with why.
+// damped are the peers the detection layers damp, with why (none when
+// the configuration turns damping off).
 func (n *node) damped() map[model.NodeID]string {
 	out := map[model.NodeID]string{}
+	if n.cfg.Cluster.Detection.Damping.Off {
+		return out
+	}
 	for _, v := range n.live.Verdicts() {
 		if v.Damped {
 			out[v.Peer] = v.Damp.Reason
@@ -492,7 +517,6 @@ func (n *node) listen() ([]server, error) {
 		return nil, err
 	}
 	mk := func(l net.Listener, h *api.Handler, listener string) server {
-		h.Mount("GET /metrics", metrics.Handler(n.reg.reg)) // behind the API's token, like the rest
 		srv := &http.Server{Handler: n.reg.requests.Wrap(withDashboard(h), listener), ReadHeaderTimeout: 5 * time.Second}
 		srv.RegisterOnShutdown(h.Close) // live streams end with the server
 		return server{l: l, srv: srv}
@@ -501,8 +525,12 @@ func (n *node) listen() ([]server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	out = append(out, mk(ul, api.NewHandler(n, ""), "unix"))
-	h := api.NewHandler(n, n.token)
+	mh := metrics.Handler(n.reg.reg)
+	uh := api.NewHandler(n, "")
+	uh.Mount("GET /metrics", mh)
+	out = append(out, mk(ul, uh, "unix"))
+	h := api.NewHandler(n, n.token) // shared by every TCP listener
+	h.Mount("GET /metrics", mh)     // behind the API's token, like the rest
 	n.reg.requests.Refused("tcp", "unauthenticated", h.Refused.Load) // h serves every TCP listener
 	for _, a := range n.self.Addresses {
 		addr := net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API)))

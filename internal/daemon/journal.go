@@ -258,3 +258,39 @@ func (n *node) Subscribe() (<-chan api.Event, func()) {
 		})
 	}
 }
+
+// alertEvents are the events alert hooks are run for: this node's own
+// observations, and the cluster's events on the node that leads when it
+// applies them, so that one event pages once and not once per node. The
+// history a restarted daemon replays (events older than the daemon) is
+// not alerted again. A cluster event committed just before its leader
+// died may page nobody: events are a record, alerts a best effort.
+func (n *node) alertEvents(ctx context.Context) <-chan model.Event {
+	started := time.Now().Add(-time.Second) // the daemon's own clock; events carry the leader's
+	in, cancel := n.journal.subscribe()
+	out := make(chan model.Event, subscriberBuffer)
+	go func() {
+		defer cancel()
+		defer close(out)
+		for {
+			var e model.Event
+			select {
+			case <-ctx.Done():
+				return
+			case e = <-in:
+			}
+			if !e.Local {
+				st := n.getStore()
+				if e.At.Before(started) || st == nil || !st.IsLeader() {
+					continue
+				}
+			}
+			select {
+			case out <- e:
+			default:
+				n.journal.Dropped.Add(1) // the runner's own queues never block: not reached in practice
+			}
+		}
+	}()
+	return out
+}

@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/internal/api"
 )
@@ -89,4 +93,59 @@ func hasEvents(evs []api.Event, want []string) error {
 		return fmt.Errorf("no %q after %v in:\n%s", want[i], want[:i], strings.Join(got, "\n"))
 	}
 	return nil
+}
+
+// An alert script (alerts: in the config) is run once for each event of
+// its kinds, with the event in VIGIL_EVENT_* and as JSON on stdin: after
+// the holder is killed, it has heard the node go offline and the group
+// start elsewhere, once each, from the leader.
+func TestAlertScript(t *testing.T) {
+	l := newLab(t, 3)
+	got := filepath.Join(l.dir, "alerts.log")
+	script := filepath.Join(l.dir, "alert.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+
+		`echo "$VIGIL_EVENT_KIND $VIGIL_EVENT_RESOURCE $VIGIL_EVENT_NODE by=$VIGIL_NODE seq=$VIGIL_EVENT_SEQ json=$(head -c 20)" >> `+got+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(l.dir, "vigil.yaml")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "alerts:\n  - id: log\n    script: %s\n    kinds: [node.offline, resource.started]\n    timeout: 5s\n", script)
+	f.Close()
+	for _, n := range three { // the alerts section takes a restart
+		l.must("lab", "stop-daemon", n)
+		l.must("lab", "start-daemon", n)
+	}
+	holder := l.answeredBy("the VIP answers", 30*time.Second, func(string) error { return nil })
+	l.must("lab", "kill", holder)
+	moved := l.answeredBy("the VIP answers from another node", 30*time.Second, func(n string) error {
+		if n == holder {
+			return fmt.Errorf("still %s", n)
+		}
+		return nil
+	})
+	want := []string{"node.offline  " + holder, "resource.started web-ip " + moved, "resource.started web-server " + moved}
+	var lines []string
+	l.eventually("the alert script heard the failover", 20*time.Second, func() error {
+		b, _ := os.ReadFile(got)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		for _, w := range want {
+			n := 0
+			for _, line := range lines {
+				if strings.HasPrefix(line, w+" ") {
+					n++
+					if !strings.Contains(line, `json={"cluster":`) || strings.Contains(line, "seq= ") {
+						return fmt.Errorf("line %q lacks the JSON on stdin or the event number", line)
+					}
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("%d lines for %q, want exactly 1:\n%s", n, w, strings.Join(lines, "\n"))
+			}
+		}
+		return nil
+	})
+	t.Logf("alerts:\n%s", strings.Join(lines, "\n"))
 }

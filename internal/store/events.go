@@ -110,6 +110,9 @@ func eventsOf(st *model.ClusterState, c Command, at time.Time) []model.Event {
 			e.Node, e.Resource, e.By = to, id, "scheduler"
 			out = append(out, e)
 		}
+		if len(out) == 0 {
+			return nil // a takeover repeated with a placement that changes nothing
+		}
 		for _, n := range slices.Sorted(maps.Keys(p.Takeover)) {
 			e := ev(model.EventTakeover, or(p.At), "%s's lease has certainly ended: what it ran may run elsewhere", n)
 			e.Node, e.By = n, "coordinator"
