@@ -529,9 +529,11 @@ func (n *node) listen() ([]server, error) {
 	uh := api.NewHandler(n, "")
 	uh.Mount("GET /metrics", mh)
 	out = append(out, mk(ul, uh, "unix"))
-	h := api.NewHandler(n, n.token) // shared by every TCP listener
-	h.Mount("GET /metrics", mh)     // behind the API's token, like the rest
-	n.reg.requests.Refused("tcp", "unauthenticated", h.Refused.Load) // h serves every TCP listener
+	// One handler serves every TCP listener; /metrics is behind its token,
+	// like the rest.
+	h := api.NewHandler(n, n.token)
+	h.Mount("GET /metrics", mh)
+	n.reg.requests.Refused("tcp", "unauthenticated", h.Refused.Load)
 	for _, a := range n.self.Addresses {
 		addr := net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API)))
 		l, err := net.Listen("tcp", addr)
