@@ -147,6 +147,12 @@ func TestStandbyMovesGroupStickinessKeepsIt(t *testing.T) {
 	holder := l.answeredBy("the VIP answers", 20*time.Second, func(string) error { return nil })
 	asker := others(three, holder)[0]
 	follow := l.followEvents(asker)
+	l.eventually("vigil events --follow prints the newest event", 10*time.Second, func() error {
+		if len(follow.events()) == 0 {
+			return errors.New("nothing yet")
+		}
+		return nil // it has read the history, so its stream is open
+	})
 	l.must("lab", "exec", asker, "--", "vigil", "node", "standby", holder)
 	moved := l.answeredBy("the group answers from another node", 20*time.Second, func(n string) error {
 		if n == holder {
