@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,14 +90,26 @@ func (e *env) followEvents(ctx context.Context, cl interface {
 	defer cancel()
 	live := make(chan api.Event, 1024)
 	done := make(chan error, 1)
+	open := make(chan struct{}) // the first status: the daemon has subscribed us
+	var once sync.Once
 	go func() {
 		done <- cl.Stream(ctx, func(ev api.Event) {
 			select {
 			case live <- ev:
 			case <-ctx.Done():
 			}
-		}, nil)
+		}, func(api.Status) { once.Do(func() { close(open) }) })
 	}()
+	select {
+	case <-open:
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+		return err
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("the daemon's event stream did not open within 5s")
+	}
 	evs, err := cl.Events(ctx, q)
 	if err != nil {
 		return err
