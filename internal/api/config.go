@@ -100,7 +100,7 @@ func (h *Handler) routeConfig(b Backend) {
 			}
 			req.IfMatch = &v
 		}
-		req.By = requester(r, h.token)
+		req.By = by(r)
 		out, err := cb.ApplyConfig(r.Context(), req)
 		if err != nil {
 			return err
@@ -116,13 +116,4 @@ func (h *Handler) routeConfig(b Backend) {
 		return nil
 	})
 	h.handle("POST /v1/internal/config", commitEndpoint(cb.CommitConfig))
-}
-
-// requester names who sent r, for the record of a change: root on the
-// unix socket, or the token holder at an address.
-func requester(r *http.Request, token string) string {
-	if token == "" {
-		return "root (local socket)"
-	}
-	return "token holder at " + r.RemoteAddr
 }

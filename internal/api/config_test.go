@@ -87,7 +87,7 @@ func TestConfigEndpoints(t *testing.T) {
 		t.Fatalf("%d applies reached the backend, want only the good one", len(b.applies))
 	}
 	a := b.applies[0]
-	if a.IfMatch == nil || *a.IfMatch != 3 || a.Path != "/etc/vigil/vigil.yaml" || !strings.HasPrefix(a.By, "token holder at ") {
+	if a.IfMatch == nil || *a.IfMatch != 3 || a.Path != "/etc/vigil/vigil.yaml" || a.By != "cluster at 127.0.0.1" {
 		t.Errorf("the backend got %+v (If-Match %v)", a, a.IfMatch)
 	}
 }

@@ -1,15 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -17,6 +15,8 @@ import (
 // Backend is what the handlers read and change. The daemon implements it;
 // it has more methods than our interfaces usually do because it is the
 // whole API surface of a node, with one implementation and test fakes.
+// The ctx of a method called by a handler is the request's: PrincipalFrom
+// tells who asked.
 type Backend interface {
 	// Status returns this node's view now. Concurrency-safe, non-blocking.
 	Status() Status
@@ -55,11 +55,18 @@ func DeriveToken(cluster string, secret []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Handler serves the API for one listener.
+// Handler serves the API for one listener (or several that share their
+// Auth, such as a node's TCP listeners).
 type Handler struct {
-	mux     *http.ServeMux
-	token   string // "" means the listener itself authenticates (unix socket)
+	mux  *http.ServeMux
+	auth authenticator
+	// Refused counts the requests refused before anyone was
+	// authenticated: no, wrong or unknown credentials (a 401), and plain
+	// HTTP where HTTPS is required (a 403).
 	Refused atomic.Uint64
+	// Forbidden counts the requests of an authenticated principal that
+	// lacked the right (a 403 naming the principal and the right).
+	Forbidden atomic.Uint64
 	// closed ends the streams (GET /v1/stream) when the server shuts down.
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -70,11 +77,43 @@ type Handler struct {
 // http.Server.RegisterOnShutdown.
 func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.closed) }) }
 
-// NewHandler returns the API over b. With a non-empty token, every request
-// must carry "Authorization: Bearer <token>"; with an empty one, none is
-// asked (use it only on the root-only unix socket).
+// NewHandler returns the API over b. With a non-empty token (the cluster
+// token), every request must carry "Authorization: Bearer <token>" and may
+// do everything; with an empty one, none is asked and every request is
+// root's (use it only on the root-only unix socket). NewHandlerWith takes
+// the configured tokens and certificates as well.
 func NewHandler(b Backend, token string) *Handler {
-	h := &Handler{mux: http.NewServeMux(), token: token, closed: make(chan struct{})}
+	a := Auth{Socket: true}
+	if token != "" {
+		a = Auth{ClusterToken: token}
+	}
+	auth, err := newAuthenticator(a)
+	if err != nil {
+		panic("api: " + err.Error()) // unreachable: either Auth is valid
+	}
+	return newHandler(b, auth)
+}
+
+// NewHandlerWith returns the API over b, which authenticates and
+// authorises every request as a says (see Auth). An Auth that cannot work
+// (a token without a name, role or secret, two tokens with one name or
+// secret, a socket with tokens, no way in at all) is an error naming every
+// problem, and tokens by name only.
+func NewHandlerWith(b Backend, a Auth) (*Handler, error) {
+	auth, err := newAuthenticator(a)
+	if err != nil {
+		return nil, fmt.Errorf("api auth: %w", err)
+	}
+	return newHandler(b, auth), nil
+}
+
+func newHandler(b Backend, auth authenticator) *Handler {
+	h := &Handler{mux: http.NewServeMux(), auth: auth, closed: make(chan struct{})}
+	h.handle("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := PrincipalFrom(r.Context())
+		writeJSON(w, http.StatusOK, Whoami{Principal: p.Name, Role: p.Role, MayOperate: p.Role.may() >= rightOperate})
+		return nil
+	})
 	h.handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, b.Status())
 		return nil
@@ -120,37 +159,51 @@ func (h *Handler) handle(pattern string, f func(http.ResponseWriter, *http.Reque
 // still accepts the connection).
 const PingPath = "/v1/ping"
 
-// ServeHTTP checks the token, then routes.
+// ServeHTTP answers GET /v1/ping to anyone; authenticates every other
+// request (a 401, counted in Refused, if it cannot) and authorises it (a
+// 403, counted in Forbidden, if its principal lacks the right); then
+// routes it, with its Principal in the context (PrincipalFrom).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == PingPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if h.token != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
-			h.Refused.Add(1)
+	p, e := h.auth.authenticate(r)
+	if e != nil {
+		h.Refused.Add(1)
+		if e.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-			writeError(w, Errorf(http.StatusUnauthorized, "missing or wrong API token"))
-			return
 		}
+		writeError(w, e)
+		return
 	}
-	h.mux.ServeHTTP(w, r)
+	if e := authorise(p, r); e != nil {
+		h.Forbidden.Add(1)
+		writeError(w, e)
+		return
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+	h.mux.ServeHTTP(w, r2)
+	// ServeMux records the route it chose in the request it was given;
+	// pass it on to the caller's request, as a ServeMux in our place
+	// would, for the middleware that counts requests by route.
+	r.Pattern = r2.Pattern
 }
 
 // maxBody bounds every request body.
 const maxBody = 1 << 20
 
-// decodeBody decodes a JSON body strictly: unknown fields, trailing data
-// and oversized bodies are a 400 that names the problem.
+// decodeBody decodes a JSON body that is required, as strictly as
+// DecodeStrict: unknown fields and trailing data (even a lone "]", which
+// json.Decoder.More lets pass) are a 400 that names the problem, an empty
+// body is a 400 too, and an oversized one a 413.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Status: http.StatusBadRequest, Message: "bad request body: " + err.Error()}
+	b, err := readBody(r)
+	if err != nil {
+		return err
 	}
-	if dec.More() {
-		return &Error{Status: http.StatusBadRequest, Message: "bad request body: trailing data"}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return &Error{Status: http.StatusBadRequest, Message: "bad request body: empty, want a JSON object"}
 	}
-	return nil
+	return DecodeStrict(b, v)
 }
