@@ -49,7 +49,7 @@ Addresses: node k has 198.18.L.k on link L; the client is 198.18.0.250.`,
 	}
 	c.PersistentFlags().StringVar(&name, "name", "vigil", "lab name (1-8 of a-z0-9); namespaces and links carry it")
 	c.AddCommand(e.labUpCmd(&name), e.labStatusCmd(&name), e.labDownCmd(&name), e.labExecCmd(&name), e.labProbeCmd(&name), e.labWebCmd(),
-		e.labWatchdogCmd(&name), e.labFenceAgentCmd(&name), e.labFencerCmd(&name), e.labBenchCmd(&name))
+		e.labDashboardCmd(&name), e.labWatchdogCmd(&name), e.labFenceAgentCmd(&name), e.labFencerCmd(&name), e.labBenchCmd(&name))
 	c.AddCommand(
 		e.labFault(&name, "kill NODE", "Power loss: freeze the node's processes and cut its links", 1, 1,
 			func(l *lab.Lab, a []string) error { return l.Kill(a[0]) }),
@@ -101,6 +101,7 @@ type labJSON struct {
 	Client      string        `json:"client_address"`
 	Dir         string        `json:"dir"`
 	Links       int           `json:"links"`
+	TokenFile   string        `json:"token_file,omitempty"` // the API token (DIR/token); none in a lab from an older vigil
 }
 
 type labNodeJSON struct {
@@ -141,7 +142,7 @@ func labAPI(n lab.Node) string {
 }
 
 func labView(l *lab.Lab) labJSON {
-	out := labJSON{Name: l.Name, ClientNetns: l.Client.Netns, Client: l.Client.Address, Dir: l.Dir, Links: l.Links}
+	out := labJSON{Name: l.Name, ClientNetns: l.Client.Netns, Client: l.Client.Address, Dir: l.Dir, Links: l.Links, TokenFile: l.TokenFile}
 	for _, n := range l.Status() {
 		nj := labNodeJSON{
 			Name: n.Name, Netns: n.Netns, Address: n.Address, Addresses: n.Addresses, PID: n.PID,
@@ -165,10 +166,12 @@ func (e *env) labUpCmd(name *string) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Build the lab and start a daemon per node; return when the cluster has quorum",
-		Long: `Build the lab (bridges, a namespace per node, a client namespace, a config
-and secret) and start one vigil daemon per node, then wait until every
-node has quorum, names the same leader and sees every resource started.
-On failure the lab is left up for inspection, with the end of each log.`,
+		Long: `Build the lab (bridges, a namespace per node, a client namespace, a config,
+a secret and the cluster's API token in DIR/token) and start one vigil
+daemon per node, then wait until every node has quorum, names the same
+leader and sees every resource started. On failure the lab is left up for
+inspection, with the end of each log. 'vigil lab dashboard' then brings
+the web dashboard to the host.`,
 		Example: `  vigil lab up
   vigil lab up --nodes 5 --links 1 --name big -o json
   vigil lab up --resources my-resources.yaml   # your resources instead of the demo
@@ -218,6 +221,7 @@ On failure the lab is left up for inspection, with the end of each log.`,
 				Config: func(ns []lab.Node) ([]byte, error) {
 					return labConfig(*name, timing, ns, demoBinary(demo, bin), extra, labExtras{fencing: fencing, witness: witness, twoNode: twoNode})
 				},
+				Token: func(secret []byte) string { return labToken(*name, secret) },
 			})
 			if err != nil {
 				return err
@@ -317,6 +321,18 @@ type labExtras struct {
 // wait the 5s a real IPMI device needs.
 const labPairDelay = 2 * time.Second
 
+// labCluster is the cluster name of lab name's config.
+func labCluster(name string) string { return "lab-" + name }
+
+// labSecret is the cluster secret of a lab's config: DIR/secret's text.
+func labSecret(file []byte) []byte { return []byte(strings.TrimSpace(string(file))) }
+
+// labToken is the API token of lab name's cluster, derived from the
+// contents of DIR/secret as every daemon derives it from the config.
+func labToken(name string, secretFile []byte) string {
+	return api.DeriveToken(labCluster(name), labSecret(secretFile))
+}
+
 func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin string, extra *labResources, x labExtras) ([]byte, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("lab config: no nodes")
@@ -327,7 +343,7 @@ func labConfig(name string, timing model.Timing, nodes []lab.Node, demoBin strin
 		return nil, fmt.Errorf("lab config: %w", err)
 	}
 	cfg := model.Config{
-		Version: 1, Cluster: "lab-" + name, Secret: []byte(strings.TrimSpace(string(secret))),
+		Version: 1, Cluster: labCluster(name), Secret: labSecret(secret),
 		DataDir: "/var/lib/vigil", Timing: timing,
 		Ports: model.Ports{Heartbeat: 5405, Raft: 5406, API: labAPIPort},
 	}
@@ -491,7 +507,7 @@ func (e *env) writeLab(l *lab.Lab) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tNETNS\tADDRESSES\tPID\tDAEMON\tWATCHDOG")
 	var resources []api.Resource // as the first node that answers sees them
-	answered := false
+	answered, dashboard := false, ""
 	for _, n := range l.Status() {
 		daemon, pid := "not running", "-"
 		if n.PID != 0 {
@@ -504,7 +520,7 @@ func (e *env) writeLab(l *lab.Lab) {
 				daemon = "not answering"
 			default:
 				if !answered {
-					resources, answered = s.Resources, true
+					resources, answered, dashboard = s.Resources, true, labAPI(n)
 				}
 				daemon = strings.ToLower(s.Raft.State)
 				if s.Quorum {
@@ -517,23 +533,42 @@ func (e *env) writeLab(l *lab.Lab) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Netns, strings.Join(n.Addresses, ","), pid, daemon, watchdogCell(l, n.Name))
 	}
 	tw.Flush()
-	if len(resources) == 0 {
-		return
-	}
-	fmt.Fprintln(e.stdout)
-	tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RESOURCE\tKIND\tGROUP\tSTATE\tNODE")
-	for _, r := range resources {
-		group, node := r.Group, r.Node
-		if group == "" {
-			group = "-"
+	if len(resources) > 0 {
+		fmt.Fprintln(e.stdout)
+		tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESOURCE\tKIND\tGROUP\tSTATE\tNODE")
+		for _, r := range resources {
+			group, node := r.Group, r.Node
+			if group == "" {
+				group = "-"
+			}
+			if node == "" {
+				node = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, group, r.State, node)
 		}
-		if node == "" {
-			node = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, group, r.State, node)
+		tw.Flush()
 	}
-	tw.Flush()
+	if dashboard != "" {
+		fmt.Fprintf(e.stdout, "\n%s", labDashboardHint(l.Name, dashboard, l.TokenFile))
+	}
+}
+
+// labDashboardHint tells how to open the dashboard of lab name, whose
+// live node serves it at nodeAPI: there from inside the lab, and from the
+// host through lab dashboard. tokenFile is "" in a lab without one.
+func labDashboardHint(name, nodeAPI, tokenFile string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dashboard: %s/ui/", nodeAPI)
+	if tokenFile != "" {
+		fmt.Fprintf(&b, " (token in %s)", tokenFile)
+	}
+	cmd := "vigil lab dashboard"
+	if name != "vigil" {
+		cmd = "vigil lab --name " + name + " dashboard"
+	}
+	fmt.Fprintf(&b, "\n  from the host: %s   (then open http://127.0.0.1:%d/ui/)\n", cmd, labDashPort)
+	return b.String()
 }
 
 // watchdogCell is the WATCHDOG column of a node: its state and resets.
@@ -562,8 +597,10 @@ func (e *env) labStatusCmd(name *string) *cobra.Command {
 		Short: "Show the lab's nodes, namespaces, addresses and daemons",
 		Long: `Show the lab's nodes: namespace, addresses, daemon PID and its view
 (raft state, quorum), and emulated watchdog, then the resources as the first
-node that answers sees them. -o json adds each node's socket, log and API
-URL (api: http://ADDRESS:5407, for vigil --server).`,
+node that answers sees them, and how to open the dashboard. -o json adds
+each node's socket, log and API URL (api: http://ADDRESS:5407, for vigil
+--server), and token_file: DIR/token, the API token (for --token-file and
+the dashboard's sign-in).`,
 		Example: `  vigil lab status
   vigil lab status -o json | jq -r '.nodes[].api'
   vigil lab --name big status`,

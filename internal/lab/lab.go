@@ -53,6 +53,13 @@ type Options struct {
 	// If nil, Up writes no config.
 	Config func(nodes []Node) ([]byte, error)
 
+	// Token returns the cluster's API token for the shared secret (the
+	// contents of DIR/secret, 64 hex digits), as the daemons derive it
+	// from the config that Config returns. Up writes it to DIR/token (mode
+	// 0600), for the operator's CLI (--token-file) and the dashboard's
+	// sign-in, and records that path in lab.json. If nil, Up writes no token.
+	Token func(secret []byte) string
+
 	// DaemonArgs returns the arguments after Binary that start node's daemon.
 	// If nil they are: daemon --config <ConfigPath> --node <name>
 	// --data-dir <Dir>/data --socket <Dir>/vigil.sock, and if Watchdog,
@@ -87,6 +94,9 @@ type Lab struct {
 	Nodes  []Node // PIDs as last recorded; Status checks them
 	Client Client
 	Binary string
+	// TokenFile is DIR/token, the cluster's API token (see Options.Token);
+	// "" if the lab has none.
+	TokenFile string
 
 	host     host
 	indexDir string
@@ -126,6 +136,8 @@ type stateFile struct {
 	Nodes  []Node              `json:"nodes"`
 	Client Client              `json:"client"`
 	Args   map[string][]string `json:"args"`
+	// TokenFile is DIR/token, the cluster's API token; "" if none.
+	TokenFile string `json:"token_file,omitempty"`
 	// Start guards against PID reuse: a recorded PID is the daemon only if
 	// its start time (field 22 of /proc/PID/stat) matches.
 	Start map[string]uint64 `json:"start,omitempty"`
@@ -308,7 +320,7 @@ func up(ctx context.Context, o Options, sys system) (*Lab, error) {
 	if err := l.claim(ctx); err != nil {
 		return nil, fmt.Errorf("lab %s up: %w", l.Name, err)
 	}
-	if err := l.create(ctx, o.Config); err != nil {
+	if err := l.create(ctx, o.Config, o.Token); err != nil {
 		// Tear down even if ctx was cancelled; Down's waits are bounded.
 		derr := down(context.WithoutCancel(ctx), l.Name, false, sys)
 		if derr != nil {
@@ -354,7 +366,7 @@ func (l *Lab) claim(ctx context.Context) error {
 }
 
 // create lays out DIR, builds the network and starts the daemons.
-func (l *Lab) create(ctx context.Context, config func([]Node) ([]byte, error)) error {
+func (l *Lab) create(ctx context.Context, config func([]Node) ([]byte, error), token func([]byte) string) error {
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
@@ -387,8 +399,19 @@ func (l *Lab) create(ctx context.Context, config func([]Node) ([]byte, error)) e
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
-	if err := writeFile(l.SecretPath(), []byte(hex.EncodeToString(secret)), 0o600); err != nil {
+	secretHex := []byte(hex.EncodeToString(secret))
+	if err := writeFile(l.SecretPath(), secretHex, 0o600); err != nil {
 		return err
+	}
+	// No token of an earlier lab in this DIR survives, whatever the options.
+	if err := os.Remove(l.tokenPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if token != nil {
+		if err := writeFile(l.tokenPath(), []byte(token(secretHex)+"\n"), 0o600); err != nil {
+			return err
+		}
+		l.TokenFile = l.tokenPath()
 	}
 	if config != nil {
 		b, err := config(l.Status())
@@ -464,7 +487,7 @@ func open(name string, sys system) (*Lab, error) {
 	l := &Lab{
 		Name: st.Name, Dir: st.Dir, Links: st.Links, Nodes: st.Nodes, Client: st.Client, Binary: st.Binary,
 		host: sys.host, indexDir: sys.indexDir, log: slog.New(slog.DiscardHandler),
-		args: st.Args, start: st.Start, dogs: st.Watchdogs, hostNetns: st.HostNetns,
+		args: st.Args, start: st.Start, dogs: st.Watchdogs, hostNetns: st.HostNetns, TokenFile: st.TokenFile,
 	}
 	// Inside a node's namespace (a fence agent run by a daemon), the
 	// host-side commands must run in the namespace the lab was built from.
@@ -608,6 +631,8 @@ func (l *Lab) SocketPath(node string) string { return filepath.Join(l.Dir, node,
 // LogPath returns DIR/<node>/daemon.log, where the daemon's stdout and stderr go.
 func (l *Lab) LogPath(node string) string { return filepath.Join(l.Dir, node, "daemon.log") }
 
+func (l *Lab) tokenPath() string { return filepath.Join(l.Dir, "token") }
+
 func (l *Lab) dataPath(node string) string { return filepath.Join(l.Dir, node, "data") }
 
 // LogTail returns the last lines lines of the node's daemon log, or "" if
@@ -657,7 +682,7 @@ func (l *Lab) save() error {
 	st := stateFile{
 		Name: l.Name, Dir: l.Dir, Links: l.Links, Binary: l.Binary,
 		Nodes: l.Nodes, Client: l.Client, Args: l.args, Start: l.start, Watchdogs: l.dogs,
-		HostNetns: l.hostNetns,
+		HostNetns: l.hostNetns, TokenFile: l.TokenFile,
 	}
 	b, err := json.MarshalIndent(st, "", "\t")
 	if err != nil {
