@@ -121,7 +121,7 @@ func (n *node) commitConfig(ctx context.Context, o operator, change store.Config
 	if err != nil {
 		return err
 	}
-	err = onLinks(ctx, leader, n.cfg.Cluster.Ports.API, n.token, commitTimeout+time.Second,
+	err = onLinks(ctx, leader, n.dial, commitTimeout+time.Second,
 		func(ctx context.Context, c *client.Client) error { return c.CommitConfig(ctx, raw) })
 	var apiErr *api.Error
 	switch {

@@ -12,7 +12,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,7 +22,6 @@ import (
 	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/alert"
 	"github.com/vigil-ha/vigil/internal/api"
-	"github.com/vigil-ha/vigil/internal/api/client"
 	"github.com/vigil-ha/vigil/internal/coordinator"
 	"github.com/vigil-ha/vigil/internal/detect"
 	"github.com/vigil-ha/vigil/internal/executor"
@@ -89,6 +87,9 @@ func Run(ctx context.Context, cfg Config) error {
 		token: api.DeriveToken(cfg.Cluster.Cluster, cfg.Cluster.Secret), journal: newJournal(cfg.Self)}
 	if cfg.Cluster.Fencing.TwoNode {
 		n.pair = newPair(n)
+	}
+	if n.dial, err = newDialer(cfg.Cluster, cfg.Self, n.token); err != nil {
+		return err
 	}
 
 	det, err := detect.New(detect.Config{
@@ -296,6 +297,7 @@ type node struct {
 	// hadState: the data directory held raft state when the node started.
 	hadState bool
 	token    string // the cluster's API token
+	dial     dialer // this node's clients of its peers' APIs
 
 	watchdog *watchdog.Device // nil: none
 
@@ -456,7 +458,6 @@ func (n *node) shouldBootstrap(ctx context.Context) (bool, error) {
 	if n.hadState {
 		return false, nil
 	}
-	token := n.token
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -467,7 +468,7 @@ func (n *node) shouldBootstrap(ctx context.Context) (bool, error) {
 		}
 		for _, a := range peer.Addresses {
 			wg.Go(func() {
-				c, err := client.New(client.Config{URL: apiURL(a, n.cfg.Cluster.Ports.API), Token: token, Timeout: time.Second})
+				c, err := n.dial.client(peer.Name, a, time.Second)
 				if err != nil {
 					return
 				}
@@ -485,10 +486,6 @@ func (n *node) shouldBootstrap(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	return true, nil
-}
-
-func apiURL(a netip.Addr, port uint16) string {
-	return "http://" + net.JoinHostPort(a.String(), strconv.Itoa(int(port)))
 }
 
 // server is one API listener.
@@ -529,18 +526,28 @@ func (n *node) listen() ([]server, error) {
 	uh := api.NewHandler(n, "")
 	uh.Mount("GET /metrics", mh)
 	out = append(out, mk(ul, uh, "unix"))
-	// One handler serves every TCP listener; /metrics is behind its token,
-	// like the rest.
-	h := api.NewHandler(n, n.token)
+	// One handler serves every TCP listener, with the cluster token, the
+	// configured role tokens and, per the api section, TLS; /metrics is
+	// behind it like the rest.
+	acc := n.cfg.Cluster.API
+	srvTLS, err := api.ServerTLS(acc, string(n.cfg.Self))
+	if err != nil {
+		return fail(err)
+	}
+	h, err := api.NewHandlerWith(n, api.Auth{ClusterToken: n.token, Tokens: acc.Tokens, TLSMode: acc.TLSMode})
+	if err != nil {
+		return fail(err)
+	}
 	h.Mount("GET /metrics", mh)
 	n.reg.requests.Refused("tcp", "unauthenticated", h.Refused.Load)
+	n.reg.requests.Refused("tcp", "forbidden", h.Forbidden.Load)
 	for _, a := range n.self.Addresses {
 		addr := net.JoinHostPort(a.String(), strconv.Itoa(int(n.cfg.Cluster.Ports.API)))
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fail(fmt.Errorf("api listen: %w", err))
 		}
-		out = append(out, mk(l, h, addr))
+		out = append(out, mk(api.Listen(l, srvTLS), h, addr))
 	}
 	return out, nil
 }

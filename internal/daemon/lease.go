@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -172,7 +173,7 @@ func (k *leaseKeeper) renew(ctx context.Context, st *store.Store, gen uint64) er
 	defer cancel() // the first link that answers ends the others
 	errs := make(chan error, len(leader.Addresses))
 	for _, a := range leader.Addresses {
-		c, err := k.client(apiURL(a, k.n.cfg.Cluster.Ports.API))
+		c, err := k.client(leader.Name, a)
 		if err != nil {
 			return err
 		}
@@ -195,13 +196,14 @@ func (k *leaseKeeper) renew(ctx context.Context, st *store.Store, gen uint64) er
 
 // client returns the keeper's client for url, made once: renewals reuse
 // its connections instead of a TCP handshake each (a lost SYN costs 1s).
-func (k *leaseKeeper) client(url string) (*client.Client, error) {
+func (k *leaseKeeper) client(peer model.NodeID, a netip.Addr) (*client.Client, error) {
+	url := k.n.dial.url(peer, a)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if c, ok := k.clients[url]; ok {
 		return c, nil
 	}
-	c, err := client.New(client.Config{URL: url, Token: k.n.token, Timeout: k.cfg.Duration})
+	c, err := k.n.dial.client(peer, a, k.cfg.Duration)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ const commitTimeout = 5 * time.Second
 
 func (n *node) operator() operator {
 	o := operator{cfg: n.cfg.Cluster, self: n.cfg.Self, observe: n.observe, voters: n.voters, now: time.Now,
-		forward: forwarder(n.cfg.Cluster.Ports.API, n.token), fence: n.fence}
+		forward: forwarder(n.dial), fence: n.fence}
 	if st := n.getStore(); st != nil {
 		o.store = st
 	}
@@ -106,9 +106,9 @@ func (n *node) Commit(ctx context.Context, command []byte) error {
 // one that failed may commit a command twice; every operator command is
 // idempotent (flags are set, constraints replaced by ID, cleanups forget,
 // a restart is known by its node and time), so that is harmless.
-func forwarder(port uint16, token string) forwardFunc {
+func forwarder(d dialer) forwardFunc {
 	return func(ctx context.Context, leader model.Node, command []byte) error {
-		return onLinks(ctx, leader, port, token, commitTimeout+time.Second,
+		return onLinks(ctx, leader, d, commitTimeout+time.Second,
 			func(ctx context.Context, c *client.Client) error { return c.Command(ctx, command) })
 	}
 }

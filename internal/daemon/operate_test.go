@@ -374,7 +374,7 @@ func TestForwarding(t *testing.T) {
 
 	followerStore := newFakeStore("n2", "n1", testState())
 	f := newOperator(t, "n2", followerStore)
-	f.forward = forwarder(port, token)
+	f.forward = forwarder(dialer{port: port, token: token})
 	out, err := f.Operate(ctx, api.Operation{Kind: api.OpBan, Resource: "g", Node: "n2"})
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +391,7 @@ func TestForwarding(t *testing.T) {
 	}
 
 	// A wrong token is the leader's answer (401), passed on as it is.
-	f.forward = forwarder(port, "wrong")
+	f.forward = forwarder(dialer{port: port, token: "wrong"})
 	_, err = f.Operate(ctx, api.Operation{Kind: api.OpCleanup, Resource: "db"})
 	wantAPIError(t, err, 401, "", "token")
 
@@ -400,7 +400,7 @@ func TestForwarding(t *testing.T) {
 	leaderStore.mu.Lock()
 	leaderStore.leader = "n3"
 	leaderStore.mu.Unlock()
-	f.forward = forwarder(port, token)
+	f.forward = forwarder(dialer{port: port, token: token})
 	_, err = f.Operate(ctx, api.Operation{Kind: api.OpCleanup, Resource: "db"})
 	wantAPIError(t, err, 503, "", "leadership moved while forwarding to n1; nothing was changed")
 
@@ -409,7 +409,7 @@ func TestForwarding(t *testing.T) {
 	_, deadPort, _ := net.SplitHostPort(dead.Listener.Addr().String())
 	dead.Close()
 	p, _ := strconv.Atoi(deadPort)
-	f.forward = forwarder(uint16(p), token)
+	f.forward = forwarder(dialer{port: uint16(p), token: token})
 	_, err = f.Operate(ctx, api.Operation{Kind: api.OpCleanup, Resource: "db"})
 	wantAPIError(t, err, 503, "", "cannot reach the leader n1 on any link; nothing was changed")
 

@@ -113,7 +113,7 @@ func (r reporter) Report(ctx context.Context, rep store.Report) error {
 			}
 		}
 	}()
-	err := onLinks(ctx, leader, r.n.cfg.Cluster.Ports.API, r.n.token, 2*time.Second,
+	err := onLinks(ctx, leader, r.n.dial, 2*time.Second,
 		func(ctx context.Context, c *client.Client) error { return c.Report(ctx, wire) })
 	if err != nil {
 		return fmt.Errorf("report %s to leader %s: %w", rep.Resource, leader.Name, err)
