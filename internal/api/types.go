@@ -58,6 +58,9 @@ type Node struct {
 	// Damped, if set, says why the peer is kept from new placements: it
 	// kept going offline and coming back.
 	Damped string `json:"damped,omitempty"`
+	// Standby and Maintenance are the operator's flags, as committed.
+	Standby     bool `json:"standby"`
+	Maintenance bool `json:"maintenance"`
 }
 
 // Link is one link to a peer, as heartbeats show it.

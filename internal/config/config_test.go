@@ -132,8 +132,8 @@ func TestProfile(t *testing.T) {
 		MaxClockSkew:           30 * time.Second,
 		RaftHeartbeatTimeout:   500 * time.Millisecond,
 		RaftElectionTimeout:    500 * time.Millisecond,
-		RaftLeaderLeaseTimeout: 250 * time.Millisecond,
-		Lease:                  time.Second,
+		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
+		Lease:                  2 * time.Second,
 		LeaseRenew:             200 * time.Millisecond,
 	}
 	if d := cmp.Diff(want, lan); d != "" {

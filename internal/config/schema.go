@@ -232,16 +232,23 @@ func Profile(name string) (model.Timing, bool) {
 	switch name {
 	case "lan":
 		return model.Timing{
-			Profile:                "lan",
-			HeartbeatInterval:      100 * time.Millisecond,
-			SuspectAfter:           300 * time.Millisecond,
-			OfflineAfter:           700 * time.Millisecond,
-			MaxClockSkew:           30 * time.Second,
-			RaftHeartbeatTimeout:   500 * time.Millisecond,
-			RaftElectionTimeout:    500 * time.Millisecond,
-			RaftLeaderLeaseTimeout: 250 * time.Millisecond,
-			Lease:                  time.Second,
-			LeaseRenew:             200 * time.Millisecond,
+			Profile:              "lan",
+			HeartbeatInterval:    100 * time.Millisecond,
+			SuspectAfter:         300 * time.Millisecond,
+			OfflineAfter:         700 * time.Millisecond,
+			MaxClockSkew:         30 * time.Second,
+			RaftHeartbeatTimeout: 500 * time.Millisecond,
+			RaftElectionTimeout:  500 * time.Millisecond,
+			// A leader steps down when it has heard from no majority
+			// for this long; at 250ms, 20% loss on the leader's link
+			// (TCP resends after 200ms or more) made it step down.
+			RaftLeaderLeaseTimeout: 500 * time.Millisecond,
+			// Renewals ride on raft, over TCP: under 20% loss a commit
+			// can take several resends, and a leader change takes about
+			// a second. A 1s lease (stopping 600ms after the last
+			// renewal) stopped healthy holders; 2s rides both out.
+			Lease:      2 * time.Second,
+			LeaseRenew: 200 * time.Millisecond,
 		}, true
 	case "wan":
 		return model.Timing{

@@ -233,7 +233,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ex, err = executor.New(executor.Config{
 			Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
 			Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(), Lease: keeper,
-			Tick: executorTick, Log: log.With("component", "executor"),
+			Tick: executorTick, Log: log.With("component", "executor"), Ops: prom.operations,
 		})
 		if err != nil {
 			close(feeding)

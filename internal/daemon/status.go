@@ -47,7 +47,8 @@ func (n *node) Status() api.Status {
 		peers[p.Name] = i
 	}
 	for _, nd := range n.cfg.Cluster.Nodes {
-		out := api.Node{Name: string(nd.Name), State: string(obs[nd.Name]), Committed: string(committed.Nodes[nd.Name].State)}
+		out := api.Node{Name: string(nd.Name), State: string(obs[nd.Name]), Committed: string(committed.Nodes[nd.Name].State),
+			Standby: committed.Nodes[nd.Name].Standby, Maintenance: committed.Nodes[nd.Name].Maintenance}
 		if f := committed.Nodes[nd.Name].Fence; f != nil && f.OK {
 			out.Fence = fmt.Sprintf("fenced at %s (%s)", f.At.Format("15:04:05"), f.By)
 		} else if f != nil {

@@ -56,6 +56,27 @@ type Config struct {
 	Tick  time.Duration    // how often to reconcile without a change; required
 	Now   func() time.Time // nil: time.Now
 	Log   *slog.Logger     // nil: discard
+	// Ops, if not nil, is told how long each operation took and how it
+	// ended (the daemon's vigil_operation_duration_seconds).
+	Ops OpObserver
+}
+
+// OpObserver receives each operation's kind (the resource's), name
+// (start, stop, monitor, probe, restart, release), result (ok, error,
+// timeout) and duration.
+type OpObserver interface {
+	Observe(kind, op, result string, d time.Duration)
+}
+
+// opResult names how an operation ended, for an OpObserver.
+func opResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
 }
 
 // Lease is this node's lease on its resources, as the executor asks it.
@@ -341,7 +362,11 @@ func (e *Executor) restart(ctx context.Context, o op) []result {
 }
 
 // runOne performs one operation on one resource with its timeout.
-func (e *Executor) runOne(ctx context.Context, o op) result {
+func (e *Executor) runOne(ctx context.Context, o op) (r result) {
+	if e.cfg.Ops != nil {
+		began := e.cfg.Now()
+		defer func() { e.cfg.Ops.Observe(o.res.Kind, string(o.kind), opResult(r.err), e.cfg.Now().Sub(began)) }()
+	}
 	a, err := e.cfg.Agents.Lookup(o.res)
 	if err != nil {
 		return result{op: o, health: model.HealthFailed, err: err}
