@@ -133,7 +133,7 @@ func TestProfile(t *testing.T) {
 		RaftHeartbeatTimeout:   500 * time.Millisecond,
 		RaftElectionTimeout:    500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
-		Lease:                  2 * time.Second,
+		Lease:                  time.Second,
 		LeaseRenew:             200 * time.Millisecond,
 	}
 	if d := cmp.Diff(want, lan); d != "" {

@@ -340,11 +340,18 @@ func (n *node) damped() map[model.NodeID]string {
 	return out
 }
 
-// damping keeps new work off the damped nodes: a -INFINITY location on
+// dampedScore is the location score that keeps new work off a damped
+// node: far below any score an operator writes, yet not -INFINITY, so a
+// damped node still runs what no other node can. Under a storm of
+// partitions every node may be damped at once, and damping must never
+// turn a failover into an outage.
+const dampedScore model.Score = -100_000
+
+// damping keeps new work off the damped nodes: a dampedScore location on
 // each damped node for every top-level resource and group that does not
 // run there now. What runs there stays (moving it would be the very bounce
-// damping is for); what does not, does not go there until the damping
-// ends. Pure.
+// damping is for); what does not goes elsewhere if it can, until the
+// damping ends. Pure.
 func damping(cfg model.Config, st model.ClusterState, damped map[model.NodeID]string) []model.Location {
 	if len(damped) == 0 {
 		return nil
@@ -364,7 +371,7 @@ func damping(cfg model.Config, st model.ClusterState, damped map[model.NodeID]st
 			if slices.ContainsFunc(units[id], func(r model.ResourceID) bool { return st.MayRun(r) == node }) {
 				continue
 			}
-			out = append(out, model.Location{ID: "damped-" + string(node) + "-" + string(id), Resource: id, Node: node, Score: model.MinusInfinity})
+			out = append(out, model.Location{ID: "damped-" + string(node) + "-" + string(id), Resource: id, Node: node, Score: dampedScore})
 		}
 	}
 	return out

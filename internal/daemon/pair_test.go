@@ -60,8 +60,8 @@ func TestDamping(t *testing.T) {
 	got := damping(cfg, st, map[model.NodeID]string{"n1": "3 flaps", "n3": "4 flaps"})
 	var ids []string
 	for _, l := range got {
-		if l.Score != model.MinusInfinity || l.Node == "" {
-			t.Errorf("location %+v, want -INFINITY on a node", l)
+		if l.Score != dampedScore || l.Node == "" {
+			t.Errorf("location %+v, want %v on a node", l, dampedScore)
 		}
 		ids = append(ids, l.ID)
 	}
