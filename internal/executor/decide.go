@@ -31,6 +31,10 @@ type op struct {
 	// reverse, then start in order, as one operation: the cluster sees
 	// only the outcome, so nothing is placed anew meanwhile.
 	chain []model.Resource
+	// seq numbers the op as the loop dispatched it, so that the result of
+	// a monitor overtaken by a later op on the same resource (a stop the
+	// lease forced while the monitor waited on its check) is dropped.
+	seq uint64
 }
 
 func (o op) String() string {

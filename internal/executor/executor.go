@@ -166,6 +166,8 @@ func (e *Executor) Run(ctx context.Context) error {
 	wg.Go(func() { e.out.deliver(ctx, e.cfg.Reporter, e.cfg.Tick, e.cfg.Log) })
 	results := make(chan result)
 	busy := map[model.ResourceID]bool{}
+	latest := map[model.ResourceID]uint64{} // the seq of the newest op dispatched per resource
+	var seq uint64
 	nextMonitor := map[model.ResourceID]time.Time{}
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
@@ -219,6 +221,14 @@ func (e *Executor) Run(ctx context.Context) error {
 				stopAt = stopTimer.C
 			}
 		}
+		for i := range ops {
+			seq++
+			ops[i].seq = seq
+			latest[ops[i].res.ID] = seq
+			for _, r := range ops[i].chain {
+				latest[r.ID] = seq
+			}
+		}
 		for _, o := range ops {
 			busy[o.res.ID] = true
 			for _, r := range o.chain {
@@ -245,7 +255,14 @@ func (e *Executor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case r := <-results:
-			delete(busy, r.op.res.ID)
+			if latest[r.op.res.ID] != r.op.seq {
+				if r.op.kind == opMonitor || r.op.kind == opProbe {
+					e.cfg.Log.Info("stale monitor result dropped", "resource", r.op.res.ID, "op", r.op.kind, "health", r.health)
+					break // a later op on it decides; it is still busy
+				}
+			} else {
+				delete(busy, r.op.res.ID)
+			}
 			if rep := e.settle(r, nextMonitor); rep != nil {
 				awaiting[rep.Resource] = awaited{state: rep.State, until: e.cfg.Now().Add(10 * e.cfg.Tick)}
 			} else if errors.Is(r.err, errNotClaimed) {
@@ -313,7 +330,7 @@ func (e *Executor) restart(ctx context.Context, o op) []result {
 	n := len(o.chain)
 	out := make([]result, n)
 	as := func(i int, kind opKind, h model.Health, err error) {
-		out[i] = result{op: op{kind: kind, res: o.chain[i], reason: o.reason}, health: h, err: err}
+		out[i] = result{op: op{kind: kind, res: o.chain[i], reason: o.reason, seq: o.seq}, health: h, err: err}
 	}
 	step := func(kind opKind, r model.Resource) error {
 		e.cfg.Log.Info("restart step", "resource", r.ID, "op", kind, "reason", o.reason)
