@@ -341,6 +341,13 @@ func (c *Coordinator) fenceLost(st model.ClusterState, j judgement, now time.Tim
 		return
 	}
 	for _, n := range j.fence {
+		if n == c.cfg.Self {
+			// A leader never powers itself off: what it judged lost is its
+			// own stale record (a two-node survivor's recovered log can
+			// hold its peer's last judgement of it). Its own executor and
+			// lease govern what it runs.
+			continue
+		}
 		if c.fencing[n] {
 			continue
 		}
