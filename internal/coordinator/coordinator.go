@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -341,11 +342,11 @@ func (c *Coordinator) fenceLost(st model.ClusterState, j judgement, now time.Tim
 		return
 	}
 	for _, n := range j.fence {
-		if n == c.cfg.Self {
-			// A leader never powers itself off: what it judged lost is its
-			// own stale record (a two-node survivor's recovered log can
-			// hold its peer's last judgement of it). Its own executor and
-			// lease govern what it runs.
+		if n == c.cfg.Self && strings.HasPrefix(j.fenceWhy[n], "lost") {
+			// The leader is not lost: that judgement is its own stale
+			// record (a two-node survivor's recovered log can hold its
+			// peer's last view of it). Its executor and lease govern what
+			// it runs. A stop that failed here still gets it fenced.
 			continue
 		}
 		if c.fencing[n] {
