@@ -225,7 +225,11 @@ func (p *pair) survive(ctx context.Context, st *store.Store, how string) {
 		if !errors.Is(err, store.ErrNotLeader) {
 			p.log.Warn("record the fence", "err", err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		select { // the election of one: wait for it, but not past shutdown
+		case <-ctx.Done():
+		case <-st.Changed():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	p.setStatus(fmt.Sprintf("fenced (%s); recording it is still pending", how))
 }
