@@ -107,6 +107,18 @@ func decide(v view) []op {
 		target := v.st.Targets[r.ID]
 		switch {
 		case target == v.self && h == model.HealthFailed:
+			// A restart starts r again, so it waits for what r depends on
+			// like any start. A member whose predecessor does not run
+			// here (the lease stopped the VIP before the service's
+			// monitor failed) is stopped instead; it starts once its
+			// predecessor runs. Restarting it could only fail (it cannot
+			// bind the VIP), and the failed start would ban it here.
+			if why := v.predecessorMissing(r); why != "" {
+				if v.dependentRunning(r) == "" {
+					out = append(out, op{kind: opStop, res: r, reason: "failed; " + why})
+				}
+				break
+			}
 			out = append(out, op{kind: opRestart, res: r, reason: "recover in place: " + rec.Reason})
 		case target == v.self && !running:
 			if why := v.startBlocked(r, rec); why == "" {
@@ -135,6 +147,12 @@ func (v view) startBlocked(r model.Resource, rec model.ResourceRecord) string {
 	if on := v.st.MayRun(r.ID); on != "" && on != v.self {
 		return fmt.Sprintf("still %s on %s", rec.State, on)
 	}
+	return v.predecessorMissing(r)
+}
+
+// predecessorMissing says which of r's predecessors has not started as a
+// start of r here requires, or "".
+func (v view) predecessorMissing(r model.Resource) string {
 	for _, first := range v.predecessors(r) {
 		fr := v.st.Resources[first]
 		if fr.State != model.ResourceStarted {
