@@ -25,10 +25,10 @@ const MaxNameLen = 64
 
 const (
 	magic      = "VGHB"
-	version    = 1
+	version    = 2
 	macLen     = sha256.Size
 	headerLen  = len(magic) + 1 + 1 // magic, version, link
-	intsLen    = 5 * 8              // Boot, Seq, SentAt, Echo, Hold
+	intsLen    = 7 * 8              // Boot, Seq, SentAt, Echo, Hold, Grant, Held
 	minPacket  = headerLen + 1 + 1 + 1 + 1 + intsLen + macLen
 	maxPacket  = headerLen + 1 + MaxNameLen + 1 + MaxNameLen + intsLen + macLen
 	keyContext = "vigil heartbeat v1\x00"
@@ -68,11 +68,18 @@ type Heartbeat struct {
 	SentAt   int64        // sender's wall clock, unix ns
 	Echo     int64        // SentAt of the newest heartbeat From received from To on this link; 0 if none
 	Hold     int64        // ns between From receiving that heartbeat and sending this one
+	// Grant is the lease generation of To, plus one, that From grants with
+	// this heartbeat: To holds its lease for a lease from the moment it
+	// sent the heartbeat this one echoes (package lease). 0: no grant.
+	Grant uint64
+	// Held is the lease generation, plus one, that From holds as it sends
+	// this; 0: From holds no lease.
+	Held uint64
 }
 
-// Encode returns the wire form of h: "VGHB", version 1, Link, len(From),
-// From, len(To), To, then Boot, Seq, SentAt, Echo and Hold as 8-byte
-// big-endian integers, then an HMAC-SHA256 over all the preceding bytes.
+// Encode returns the wire form of h: "VGHB", version 2, Link, len(From),
+// From, len(To), To, then Boot, Seq, SentAt, Echo, Hold, Grant and Held
+// as 8-byte big-endian integers, then an HMAC-SHA256 over all the preceding bytes.
 //
 // Encode panics if From or To is empty or longer than MaxNameLen bytes: New
 // rejects such node names, so that is a programming error.
@@ -94,6 +101,8 @@ func Encode(k Key, h Heartbeat) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(h.SentAt))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Echo))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Hold))
+	b = binary.BigEndian.AppendUint64(b, h.Grant)
+	b = binary.BigEndian.AppendUint64(b, h.Held)
 	return append(b, k.sum(b)...)
 }
 
@@ -146,5 +155,7 @@ func Decode(k Key, b []byte) (Heartbeat, error) {
 		SentAt: int64(u(2)),
 		Echo:   int64(u(3)),
 		Hold:   int64(u(4)),
+		Grant:  u(5),
+		Held:   u(6),
 	}, nil
 }

@@ -19,15 +19,15 @@ var testKey = NewKey("test", []byte("s3cret"))
 
 func sample() Heartbeat {
 	return Heartbeat{From: "n1", To: "n2", Link: 1, Boot: 1_700_000_000_000_000_000, Seq: 42,
-		SentAt: 1_700_000_001_000_000_000, Echo: 1_700_000_000_990_000_000, Hold: 3_000_000}
+		SentAt: 1_700_000_001_000_000_000, Echo: 1_700_000_000_990_000_000, Hold: 3_000_000, Grant: 4, Held: 1}
 }
 
 func TestEncodeLayout(t *testing.T) {
 	h := sample()
 	var want []byte
 	want = append(want, "VGHB"...)
-	want = append(want, 1, 1, 2, 'n', '1', 2, 'n', '2')
-	for _, v := range []uint64{h.Boot, h.Seq, uint64(h.SentAt), uint64(h.Echo), uint64(h.Hold)} {
+	want = append(want, 2, 1, 2, 'n', '1', 2, 'n', '2')
+	for _, v := range []uint64{h.Boot, h.Seq, uint64(h.SentAt), uint64(h.Echo), uint64(h.Hold), h.Grant, h.Held} {
 		want = binary.BigEndian.AppendUint64(want, v)
 	}
 	// The key derivation, spelled out independently of NewKey.
@@ -48,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 		sample(),
 		{From: "a", To: "b", Seq: 1},
 		{From: long, To: long, Link: 255, Boot: math.MaxUint64, Seq: math.MaxUint64,
-			SentAt: math.MinInt64, Echo: math.MaxInt64, Hold: -1},
+			SentAt: math.MinInt64, Echo: math.MaxInt64, Hold: -1, Grant: math.MaxUint64, Held: math.MaxUint64},
 		{From: "ünïcode", To: "n\x00", Link: 7, Boot: 1, Seq: 2, SentAt: -3, Echo: 4, Hold: 5},
 	} {
 		got, err := Decode(testKey, Encode(testKey, h))
@@ -111,10 +111,10 @@ func TestDecodeWrongKey(t *testing.T) {
 
 func TestDecodeErrorsSayWhy(t *testing.T) {
 	b := Encode(testKey, sample())
-	b[4] = 2
+	b[4] = 1
 	_, err := Decode(testKey, b)
-	if err == nil || !strings.Contains(err.Error(), "version 2, want 1") {
-		t.Errorf("Decode of version 2: %v, want it to name the version", err)
+	if err == nil || !strings.Contains(err.Error(), "version 1, want 2") {
+		t.Errorf("Decode of version 1: %v, want it to name the version", err)
 	}
 }
 

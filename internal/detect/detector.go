@@ -32,6 +32,54 @@ type Config struct {
 	Timing model.Timing
 	Log    *slog.Logger     // nil means discard
 	Now    func() time.Time // nil means time.Now
+	// Lease, if not nil, carries the nodes' leases on the heartbeats.
+	Lease LeaseHooks
+}
+
+// LeaseHooks let heartbeats carry leases (package lease): every heartbeat
+// to a peer may grant it its lease, from the moment it sent the heartbeat
+// the grant echoes, and a grant heard back extends this node's own. The
+// Detector calls them with its lock held, so they must not call it back.
+type LeaseHooks interface {
+	// Grant is called for every heartbeat to peer that echoes one of the
+	// peer's, heard at heardAt (this node's clock). It returns the lease
+	// generation of peer, plus one, that the heartbeat grants, or 0. A
+	// hook that grants promises to count the grant from heardAt.
+	Grant(peer model.NodeID, heardAt time.Time) uint64
+	// Held returns the lease generation, plus one, that this node holds
+	// now, or 0; heartbeats tell peers.
+	Held() uint64
+	// Granted is called for every authentic heartbeat from peer that
+	// grants generation gen on the echo of a heartbeat this detector sent
+	// at sent (this node's clock, so with its monotonic reading).
+	Granted(peer model.NodeID, gen uint64, sent time.Time)
+	// PeerHeld is called for every authentic heartbeat from peer, with the
+	// generation plus one that it says it holds (0: none).
+	PeerHeld(peer model.NodeID, held uint64, at time.Time)
+}
+
+// sentRing remembers the send times of the newest heartbeats to one peer
+// on one link, so that a grant echoing one finds its send time with the
+// monotonic reading that the wall-clock SentAt lacks.
+type sentRing struct {
+	ns  [64]int64
+	at  [64]time.Time
+	pos int
+}
+
+func (r *sentRing) add(at time.Time) {
+	r.ns[r.pos], r.at[r.pos] = at.UnixNano(), at
+	r.pos = (r.pos + 1) % len(r.ns)
+}
+
+// find returns the send time of the heartbeat whose SentAt is ns.
+func (r *sentRing) find(ns int64) (time.Time, bool) {
+	for i, v := range r.ns {
+		if v == ns && ns != 0 {
+			return r.at[i], true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (c Config) validate() error {
@@ -139,6 +187,8 @@ type Detector struct {
 	counters Counters
 	boot     uint64
 	seq      map[model.NodeID][]uint64 // last sent, per peer and link
+	sent     map[model.NodeID][]sentRing
+	lease    LeaseHooks
 	reported map[model.NodeID]*reported
 }
 
@@ -163,6 +213,8 @@ func New(cfg Config) (*Detector, error) {
 		changes: make(chan struct{}, 1),
 		isPeer:  map[model.NodeID]bool{},
 		seq:     map[model.NodeID][]uint64{},
+		sent:    map[model.NodeID][]sentRing{},
+		lease:   cfg.Lease,
 		listen:  listenUDP,
 	}
 	if d.log == nil {
@@ -181,6 +233,7 @@ func New(cfg Config) (*Detector, error) {
 		d.peers = append(d.peers, n)
 		d.isPeer[n.Name] = true
 		d.seq[n.Name] = make([]uint64, len(n.Addresses))
+		d.sent[n.Name] = make([]sentRing, len(n.Addresses))
 	}
 	slices.SortFunc(d.peers, func(a, b model.Node) int { return cmp.Compare(a.Name, b.Name) })
 	start := d.now()
@@ -333,6 +386,12 @@ func (d *Detector) handle(link int, b []byte) {
 		default:
 			c.Received++
 			d.view.Heard(h, now)
+			if d.lease != nil {
+				d.lease.PeerHeld(h.From, h.Held, now)
+				if sent, ok := d.sent[h.From][h.Link].find(h.Echo); ok && h.Grant != 0 {
+					d.lease.Granted(h.From, h.Grant-1, sent)
+				}
+			}
 			if d.reported[h.From].links[h.Link] != model.NodeOnline {
 				d.evaluate(now) // a link came back: report it now, not at the next tick
 			}
@@ -366,10 +425,19 @@ func (d *Detector) beat(conns []conn) {
 	d.mu.Lock()
 	now := d.now()
 	pkts := make([]packet, 0, len(conns)*len(d.peers))
+	var held uint64
+	if d.lease != nil {
+		held = d.lease.Held()
+	}
 	for i := range conns {
 		for _, p := range d.peers {
 			d.seq[p.Name][i]++
-			echo, hold := d.view.echo(p.Name, uint8(i), now)
+			echo, hold, heardAt := d.view.echo(p.Name, uint8(i), now)
+			var grant uint64
+			if d.lease != nil && echo != 0 {
+				grant = d.lease.Grant(p.Name, heardAt)
+			}
+			d.sent[p.Name][i].add(now)
 			pkts = append(pkts, packet{i, netip.AddrPortFrom(p.Addresses[i], d.port), Encode(d.key, Heartbeat{
 				From:   d.self.Name,
 				To:     p.Name,
@@ -379,6 +447,8 @@ func (d *Detector) beat(conns []conn) {
 				SentAt: now.UnixNano(),
 				Echo:   echo,
 				Hold:   hold,
+				Grant:  grant,
+				Held:   held,
 			})})
 		}
 	}

@@ -137,13 +137,14 @@ func (v *View) Heard(h Heartbeat, now time.Time) {
 }
 
 // echo returns the Echo and Hold fields of a heartbeat sent at now to peer
-// on link i: the newest heartbeat heard from it there, and how long ago.
-func (v *View) echo(peer model.NodeID, i uint8, now time.Time) (echo, hold int64) {
+// on link i: the newest heartbeat heard from it there, and how long ago;
+// and when it was heard (zero if none was).
+func (v *View) echo(peer model.NodeID, i uint8, now time.Time) (echo, hold int64, heardAt time.Time) {
 	l := v.link(peer, i)
 	if l == nil || l.echo == 0 {
-		return 0, 0
+		return 0, 0, time.Time{}
 	}
-	return l.echo, max(0, int64(now.Sub(l.echoAt)))
+	return l.echo, max(0, int64(now.Sub(l.echoAt))), l.echoAt
 }
 
 // state applies the liveness rule to a last-heard time.

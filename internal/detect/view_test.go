@@ -80,7 +80,7 @@ func TestView(t *testing.T) {
 				var link int
 				td.ScanArgs(t, "to", &to)
 				td.ScanArgs(t, "link", &link)
-				echo, hold := v.echo(model.NodeID(to), uint8(link), at("at"))
+				echo, hold, _ := v.echo(model.NodeID(to), uint8(link), at("at"))
 				if echo == 0 {
 					return "none"
 				}
