@@ -7,24 +7,27 @@
 //
 // # The model
 //
-// A holder renews its lease by committing a renewal through Raft. It reads
-// its own clock at S before the renewal can leave the node ([Holder.Sent])
-// and, if and only if the commit succeeds ([Holder.Granted]), holds the
-// lease until S+Duration on its own clock. A renewal whose commit failed or
-// whose answer never came extends nothing; renewals may be granted out of
-// order, and the latest end among the granted ones counts.
+// A holder's peers grant its lease on their heartbeats (see grant.go and
+// the daemon). The holder reads its own clock at S before a heartbeat can
+// leave the node ([Holder.Sent]); a peer that hears it may grant on its
+// next heartbeat, echoing it; once a quorum of peers granted on heartbeats
+// sent at S or later ([Quorum]), the holder holds the lease until
+// S+Duration on its own clock ([Holder.Granted]). A heartbeat that was
+// lost, or a grant that never came, extends nothing; grants may arrive out
+// of order, and the latest end among the granted ones counts.
 //
-// The observer (the Raft leader, which decides recoveries) reads its own
-// clock at A when it applies the committed renewal. S was read before the
-// renewal was sent and A after it was committed, so S happened before A in
-// real time. If every clock runs at a rate within [1-MaxDrift, 1+MaxDrift]
-// of real time, the lease lasts at most Duration/(1-MaxDrift) of real time
-// after S, and an interval E on the observer's clock spans at least
-// E/(1+MaxDrift) of real time. So once Duration*(1+MaxDrift)/(1-MaxDrift)
-// has passed on the observer's clock since A ([Config.ObserverWait],
-// [ExpiresBy]), the lease has certainly ended ([CertainlyExpired]), whatever
-// the two clocks' offsets and rates. No node compares its clock with
-// another's: each subtracts readings of its own.
+// Each granting peer is an observer: it reads its own clock at A when it
+// hears the heartbeat it grants on. S was read before that heartbeat was
+// sent and A after it arrived, so S happened before A in real time. If
+// every clock runs at a rate within [1-MaxDrift, 1+MaxDrift] of real time,
+// the lease lasts at most Duration/(1-MaxDrift) of real time after S, and
+// an interval E on the observer's clock spans at least E/(1+MaxDrift) of
+// real time. So once Duration*(1+MaxDrift)/(1-MaxDrift) has passed on the
+// observer's clock since A ([Config.ObserverWait], [ExpiresBy]), that
+// grant has certainly ended ([CertainlyExpired]), whatever the two clocks'
+// offsets and rates. No node compares its clock with another's: each
+// subtracts readings of its own. A takeover waits until enough peers have
+// stopped granting and seen their last grant end ([Granter.Retire]).
 //
 // Within its lease a holder may start an exclusive resource only while
 // [Holder.MayStart] reports true, so that the start and the stop after it
@@ -42,10 +45,9 @@
 //     another node, the Raft log, a decoder or Round(0) has lost it, and
 //     comparing it would use the wall clock, which may jump. This package
 //     only adds, subtracts and compares times.
-//   - The holder calls Sent before the renewal can reach the store, and
-//     Granted only for a renewal whose commit it saw succeed. It drops a
-//     renewal that failed, timed out or went unanswered: that renewal may
-//     still have committed, which only makes the observer wait longer.
+//   - The holder calls Sent before the heartbeat can leave the node, and
+//     Granted only with the send time that a quorum of its peers granted
+//     ([Quorum.Add]), and only for grants of its current generation.
 //   - The holder acts on MustStop in time: StopBudget covers the longest stop
 //     of all its exclusive resources, timeouts included, plus the longest gap
 //     between two MustStop checks (or the timer latency, when it arms a timer
@@ -54,19 +56,17 @@
 //     covered by this package: the watchdog resets such a node. A restarted
 //     daemon starts from the zero Holder, which holds nothing, and so stops
 //     whatever exclusive resource it finds running.
-//   - The observer passes as appliedAt the time at which it applied the
-//     newest renewal of that holder (the last in log order), and it judges
-//     only once it has applied every entry committed before it became leader
-//     (with hashicorp/raft: after a Barrier that follows winning the
-//     election), so that no committed renewal is missing from what it knows.
-//     A node that restarts, or restores a snapshot, applies the renewals
-//     again and uses the time it did so, which is later than any send and so
-//     safe. A zero appliedAt says that no renewal of that holder was ever
-//     committed, so the holder never held the lease.
-//   - A takeover is itself committed, and it fences renewals: once the
-//     observer acts on CertainlyExpired, the store refuses (never grants) any
-//     renewal of the old holder that is applied after the takeover, or a
-//     renewal still in flight could extend the old lease beyond it.
+//   - A granting peer records, as its promise, the time it heard each
+//     heartbeat it grants on ([Granter.Grant]) before the grant can leave,
+//     and a restarted peer counts its promises from its start, since it
+//     cannot know what its previous process granted.
+//   - A takeover needs the agreement of [AgreementsNeeded] peers, each of
+//     which has retired the generation first, so that it never grants it
+//     again, kept that on disk, and waited out its promises
+//     ([Granter.Retire]); the peers that did not agree are fewer than a
+//     quorum, so no quorum of grants can remain. The takeover is committed
+//     and raises the holder's generation, and a holder counts only grants
+//     of the generation it has applied.
 //   - Every node uses the same Duration and MaxDrift. An observer that uses a
 //     longer Duration or a larger MaxDrift than the holders only waits
 //     longer; a shorter or smaller one breaks the bound.
