@@ -286,7 +286,7 @@ func TestAuthMessages(t *testing.T) {
 		{"Bearer grafana-secret-42", "POST", "/v1/config", 403, "token grafana is read-only: POST /v1/config needs an operator token"},
 		{"Bearer ops-secret-43", "POST", "/v1/internal/report", 403, "token ops: POST /v1/internal/report is for the cluster's nodes only"},
 		{"Bearer ops-secret-43", "POST", "/v1/internal/../internal/command", 403, "is for the cluster's nodes only"},
-		{"Bearer ops-secret-43", "GET", "/v1/internal/renew", 403, "is for the cluster's nodes only"},
+		{"Bearer ops-secret-43", "GET", "/v1/internal/lease/reset", 403, "is for the cluster's nodes only"},
 		{"bearer ops-secret-43", "POST", "/v1/resources/web/cleanup", 200, `"message": "done"`},
 	} {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)

@@ -26,7 +26,8 @@
 //	GET  /v1/config                  ConfigInfo (a summary, naming no secret)
 //	POST /v1/config                  ConfigApply -> ConfigApplied
 //	POST /v1/internal/report         Report: an executor's result, to the leader
-//	POST /v1/internal/renew          Renew: a node's lease renewal, to the leader
+//	POST /v1/internal/lease/retire   RetireLease: retire a peer's lease generation, for a takeover
+//	POST /v1/internal/lease/reset    ResetLease: a node's reset of its own generation, to the leader
 //	POST /v1/internal/command        a store command forwarded to the leader
 //	POST /v1/internal/config         a config change forwarded to the leader
 //

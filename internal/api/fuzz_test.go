@@ -88,7 +88,12 @@ type bodyBackend struct {
 	renews atomic.Int64
 }
 
-func (b *bodyBackend) Renew(context.Context, api.Renew) error {
+func (b *bodyBackend) RetireLease(context.Context, api.LeaseGen) error {
+	b.renews.Add(1)
+	return nil
+}
+
+func (b *bodyBackend) ResetLease(context.Context, api.LeaseGen) error {
 	b.renews.Add(1)
 	return nil
 }
@@ -100,7 +105,8 @@ var bodyTypes = []struct {
 	new  func() any
 }{
 	{"/v1/internal/report", func() any { return new(api.Report) }},
-	{"/v1/internal/renew", func() any { return new(api.Renew) }},
+	{"/v1/internal/lease/retire", func() any { return new(api.LeaseGen) }},
+	{"/v1/internal/lease/reset", func() any { return new(api.LeaseGen) }},
 	{"/v1/config", func() any { return new(api.ConfigApply) }},
 	{"", func() any { return new(api.TargetRequest) }},
 	{"", func() any { return new(api.RestartRequest) }},

@@ -126,15 +126,14 @@ func TestProfile(t *testing.T) {
 	}
 	want := model.Timing{
 		Profile:                "lan",
-		HeartbeatInterval:      100 * time.Millisecond,
-		SuspectAfter:           300 * time.Millisecond,
-		OfflineAfter:           700 * time.Millisecond,
+		HeartbeatInterval:      25 * time.Millisecond,
+		SuspectAfter:           75 * time.Millisecond,
+		OfflineAfter:           175 * time.Millisecond,
 		MaxClockSkew:           30 * time.Second,
 		RaftHeartbeatTimeout:   500 * time.Millisecond,
 		RaftElectionTimeout:    500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
-		Lease:                  time.Second,
-		LeaseRenew:             200 * time.Millisecond,
+		Lease:                  200 * time.Millisecond,
 	}
 	if d := cmp.Diff(want, lan); d != "" {
 		t.Errorf("lan (-want +got):\n%s", d)
@@ -153,7 +152,6 @@ func TestProfile(t *testing.T) {
 		RaftElectionTimeout:    2500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 1500 * time.Millisecond,
 		Lease:                  5 * time.Second,
-		LeaseRenew:             time.Second,
 	}
 	if d := cmp.Diff(want, wan); d != "" {
 		t.Errorf("wan (-want +got):\n%s", d)
@@ -344,7 +342,6 @@ func TestRoundTrip(t *testing.T) {
 		RaftElectionTimeout:    1001 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 999 * time.Microsecond * 1000,
 		Lease:                  3*time.Second + time.Millisecond,
-		LeaseRenew:             time.Second,
 	}
 	odd.Detection = defaultDetection(odd.Timing) // as Parse derives it from the timing
 	configs["overrides and quoting"] = odd
@@ -403,7 +400,7 @@ func TestSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "cluster demo: 3 nodes (n1 n2 n3), 2 links\n" +
-		"profile lan (heartbeat 100ms, suspect 300ms, offline 700ms)\n" +
+		"profile lan (heartbeat 25ms, suspect 75ms, offline 175ms)\n" +
 		"ports hb 5405/udp raft 5406/tcp api 5407/tcp\n" +
 		"data_dir /var/lib/vigil\n"
 	if d := cmp.Diff(want, Summary(c)); d != "" {

@@ -49,10 +49,15 @@ func defaultDetection(t model.Timing) model.Detection {
 	return model.Detection{
 		Require:       defaultRequire,
 		Window:        max(t.SuspectAfter, t.OfflineAfter-2*t.HeartbeatInterval), // as detect.DefaultWindow
-		ProbeInterval: t.HeartbeatInterval,
-		ProbeTimeout:  min(2*t.HeartbeatInterval, maxDefaultProbeTimeout),
+		ProbeInterval: probeInterval(t),
+		ProbeTimeout:  min(2*probeInterval(t), maxDefaultProbeTimeout),
 		Damping:       defaultDamping(),
 	}
+}
+
+// probeInterval is the default probe interval, as detect.DefaultProbeInterval.
+func probeInterval(t model.Timing) time.Duration {
+	return max(t.HeartbeatInterval, 50*time.Millisecond)
 }
 
 func defaultDamping() model.Damping {
@@ -61,8 +66,10 @@ func defaultDamping() model.Damping {
 }
 
 // defaultCheckPeriod is a check's interval and timeout when it sets none,
-// as detect.CheckerConfig's.
-func defaultCheckPeriod(t model.Timing) time.Duration { return 2 * t.HeartbeatInterval }
+// as detect.DefaultCheckPeriod.
+func defaultCheckPeriod(t model.Timing) time.Duration {
+	return max(2*t.HeartbeatInterval, 200*time.Millisecond)
+}
 
 // fileDetection is the decoded detection section: nil fields were absent
 // or reported.

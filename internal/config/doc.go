@@ -22,16 +22,16 @@
 //	                           # values are strings, numbers or booleans, kept as written
 //	timing:                    # optional
 //	  profile: lan             # lan (default) or wan; the fields below override it
-//	  heartbeat_interval: 100ms
-//	  suspect_after: 300ms     # >= 2 * heartbeat_interval
-//	  offline_after: 700ms     # > suspect_after
+//	  heartbeat_interval: 25ms # heartbeats also carry the leases (wan: 300ms)
+//	  suspect_after: 75ms      # >= 2 * heartbeat_interval
+//	  offline_after: 175ms     # > suspect_after
 //	  max_clock_skew: 30s
 //	  raft_heartbeat_timeout: 500ms     # >= 10ms
 //	  raft_election_timeout: 500ms      # >= 10ms and >= raft_heartbeat_timeout
 //	  raft_leader_lease_timeout: 250ms  # >= 10ms and <= raft_heartbeat_timeout
-//	  lease: 1s                # >= 100ms: a node holds resources only this long after a
-//	                           # renewal it committed through Raft (wan: 5s)
-//	  lease_renew: 200ms       # how often it renews; lease >= 3 * lease_renew (wan: 1s)
+//	  lease: 200ms             # >= 100ms and >= 3 * heartbeat_interval: a node holds resources
+//	                           # only this long after the heartbeat a quorum of its peers
+//	                           # granted last (wan: 5s)
 //	ports:                     # optional; all different
 //	  heartbeat: 5405          # UDP
 //	  raft: 5406               # TCP
@@ -76,12 +76,13 @@
 //	detection:                 # optional; failure detection, K of 3 layers (heartbeats,
 //	                           # a TCP probe of each link, application checks)
 //	  require: 2               # K, 1 to 3 (capped at the layers a peer has: 2 without checks)
-//	  window: 500ms            # >= heartbeat_interval; how long K layers must have failed;
+//	  window: 125ms            # >= heartbeat_interval; how long K layers must have failed;
 //	                           # default max(suspect_after, offline_after - 2*heartbeat_interval):
-//	                           # 500ms for lan, 2.4s for wan
-//	  probe_interval: 100ms    # TCP probe of each peer's API port per link; default heartbeat_interval
-//	  probe_timeout: 200ms     # > 0 and < 1s (Linux resends a lost SYN after 1s);
-//	                           # default 2*heartbeat_interval, at most 900ms
+//	                           # 125ms for lan, 2.4s for wan
+//	  probe_interval: 50ms     # TCP probe of each peer's API port per link; default
+//	                           # heartbeat_interval, at least 50ms
+//	  probe_timeout: 100ms     # > 0 and < 1s (Linux resends a lost SYN after 1s);
+//	                           # default 2*probe_interval, at most 900ms
 //	  checks:                  # application checks of a node, run by the other nodes
 //	    - name: web-n1         # required; unique; same rule as resource ids
 //	      node: n1             # required; the node whose liveness it speaks for

@@ -184,7 +184,6 @@ func timingFields(t *model.Timing) []timingField {
 		{"raft_election_timeout", &t.RaftElectionTimeout, minRaftTimeout},
 		{"raft_leader_lease_timeout", &t.RaftLeaderLeaseTimeout, minRaftTimeout},
 		{"lease", &t.Lease, minLease},
-		{"lease_renew", &t.LeaseRenew, 0},
 	}
 }
 
@@ -232,10 +231,16 @@ func Profile(name string) (model.Timing, bool) {
 	switch name {
 	case "lan":
 		return model.Timing{
-			Profile:              "lan",
-			HeartbeatInterval:    100 * time.Millisecond,
-			SuspectAfter:         300 * time.Millisecond,
-			OfflineAfter:         700 * time.Millisecond,
+			Profile: "lan",
+			// Heartbeats carry the leases (package lease), so they are
+			// frequent: at 25ms a holder at 20% loss hears a grant on
+			// one of four paths (two peers, two links) in each 25ms
+			// with a probability of 1-0.2^4, and a lost holder is
+			// offline, and its lease certainly over, after about 0.2s
+			// (detection window: 175ms - 2*25ms = 125ms).
+			HeartbeatInterval:    25 * time.Millisecond,
+			SuspectAfter:         75 * time.Millisecond,
+			OfflineAfter:         175 * time.Millisecond,
 			MaxClockSkew:         30 * time.Second,
 			RaftHeartbeatTimeout: 500 * time.Millisecond,
 			RaftElectionTimeout:  500 * time.Millisecond,
@@ -243,14 +248,11 @@ func Profile(name string) (model.Timing, bool) {
 			// for this long; at 250ms, 20% loss on the leader's link
 			// (TCP resends after 200ms or more) made it step down.
 			RaftLeaderLeaseTimeout: 500 * time.Millisecond,
-			// Renewals ride on raft, over TCP: under 20% loss a commit
-			// can take several resends, and a leader change about a
-			// second. A 2s lease rode both out in a 3-minute soak, but
-			// under a storm of partitions it exposed a group restart
-			// out of order in the executor; it stays at 1s until that
-			// is fixed (see the closing note of 2026-12-02).
-			Lease:      time.Second,
-			LeaseRenew: 200 * time.Millisecond,
+			// Granted by the peers over the heartbeats, not through
+			// raft: a leader change does not touch it. It stops the
+			// holder 80ms (two fifths) before it ends, so a holder
+			// that hears no grant for 120ms stops.
+			Lease: 200 * time.Millisecond,
 		}, true
 	case "wan":
 		return model.Timing{
@@ -263,7 +265,6 @@ func Profile(name string) (model.Timing, bool) {
 			RaftElectionTimeout:    2500 * time.Millisecond,
 			RaftLeaderLeaseTimeout: 1500 * time.Millisecond,
 			Lease:                  5 * time.Second,
-			LeaseRenew:             time.Second,
 		}, true
 	}
 	return model.Timing{}, false

@@ -23,10 +23,10 @@ func TestDetectionDefaults(t *testing.T) {
 		name, timing string
 		want         model.Detection
 	}{
-		{"lan", "", model.Detection{Require: 2, Window: 500 * ms, ProbeInterval: 100 * ms, ProbeTimeout: 200 * ms, Damping: damping}},
+		{"lan", "", model.Detection{Require: 2, Window: 125 * ms, ProbeInterval: 50 * ms, ProbeTimeout: 100 * ms, Damping: damping}},
 		{"wan", "timing: {profile: wan}\n", model.Detection{Require: 2, Window: 2400 * ms, ProbeInterval: 300 * ms, ProbeTimeout: 600 * ms, Damping: damping}},
 		// A slow heartbeat: the default probe timeout stays under 1s.
-		{"slow", "timing: {heartbeat_interval: 600ms, suspect_after: 1200ms, offline_after: 5s}\n",
+		{"slow", "timing: {heartbeat_interval: 600ms, suspect_after: 1200ms, offline_after: 5s, lease: 2s}\n",
 			model.Detection{Require: 2, Window: 3800 * ms, ProbeInterval: 600 * ms, ProbeTimeout: 900 * ms, Damping: damping}},
 	}
 	for _, tt := range tests {

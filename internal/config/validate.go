@@ -254,10 +254,10 @@ func (d *decoder) resolveTiming(f file) model.Timing {
 		"raft_leader_lease_timeout", t.RaftLeaderLeaseTimeout, "must not exceed", "raft_heartbeat_timeout", t.RaftHeartbeatTimeout)
 	rule(t.RaftElectionTimeout >= t.RaftHeartbeatTimeout,
 		"raft_election_timeout", t.RaftElectionTimeout, "must be at least", "raft_heartbeat_timeout", t.RaftHeartbeatTimeout)
-	// A lease must survive a lost renewal or two: a node renews at least
-	// three times in each lease.
-	rule(t.Lease/3 >= t.LeaseRenew,
-		"lease", t.Lease, "must be at least three times", "lease_renew", t.LeaseRenew)
+	// A lease must survive a lost grant or two: grants come with the
+	// heartbeats, at least three in each lease.
+	rule(t.Lease/3 >= t.HeartbeatInterval,
+		"lease", t.Lease, "must be at least three times", "heartbeat_interval", t.HeartbeatInterval)
 	return t
 }
 

@@ -111,10 +111,16 @@ type Config struct {
 	// when (scheduler.Input.Held).
 	Schedule func(cfg model.Config, st model.ClusterState, now time.Time, held map[model.NodeID]time.Time) model.Plan
 	// Lease is the nodes' lease (invariant 1): what ran on a lost node is
-	// recovered only once its lease has certainly ended, judged from the
-	// renewals this node applied. A zero Duration turns leases off (tests
-	// of other things); the daemon always sets it.
+	// recovered only once its lease has certainly ended, as Ended says. A
+	// zero Duration turns leases off (tests of other things); the daemon
+	// always sets it.
 	Lease lease.Config
+	// Ended returns the nodes whose lease has certainly ended, each with
+	// the generation that ended: enough of its peers retired it (the
+	// daemon's takeover rounds). Nil: none ever ends. Concurrency-safe.
+	Ended func() map[model.NodeID]uint64
+	// EndedChanged, if not nil, signals that Ended changed.
+	EndedChanged <-chan struct{}
 	// Fence, if not nil, fences a node with the cluster's fencing levels
 	// (Cluster.Fencing) and says how it succeeded ("level 1 (ipmi-n1)").
 	// The leader fences a lost node that may still run resources, and a
@@ -133,9 +139,8 @@ type Config struct {
 type Coordinator struct {
 	cfg Config
 
-	mu     sync.Mutex
-	plan   model.Plan // the newest plan, for explain and status
-	leases renewals   // written by Run
+	mu   sync.Mutex
+	plan model.Plan // the newest plan, for explain and status
 	// fencing: nodes being fenced now; failedAt: when the newest fencing
 	// of a node failed (this node's clock), for the retry delay.
 	fencing  map[model.NodeID]bool
@@ -152,9 +157,7 @@ func (c *Coordinator) Leases(st model.ClusterState, now time.Time) (model.Cluste
 	if c.cfg.Lease.Duration == 0 {
 		return st, nil
 	}
-	c.mu.Lock()
-	j := c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease).withFencing(st, c.covered)
-	c.mu.Unlock()
+	j := judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.covered)
 	return j.scheduled(st), j.held
 }
 
@@ -206,10 +209,19 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-c.cfg.Changed:
+		case <-c.cfg.EndedChanged:
 		case <-c.storeChanged():
 		}
 		c.reconcile()
 	}
+}
+
+// ended is cfg.Ended's answer, or none.
+func (c *Coordinator) ended() map[model.NodeID]uint64 {
+	if c.cfg.Ended == nil {
+		return nil
+	}
+	return c.cfg.Ended()
 }
 
 // storeChanged is the store's change signal, if it has one.
@@ -223,11 +235,6 @@ func (c *Coordinator) storeChanged() <-chan struct{} {
 // reconcile commits the node changes the leader observes, then the
 // placement of the state that results.
 func (c *Coordinator) reconcile() {
-	if c.cfg.Lease.Duration != 0 {
-		c.mu.Lock()
-		c.leases.observe(c.cfg.Cluster.Nodes, c.cfg.Store.State(), c.cfg.Now())
-		c.mu.Unlock()
-	}
 	if !c.cfg.Store.IsLeader() {
 		return
 	}
@@ -251,21 +258,19 @@ func (c *Coordinator) commitPlacement() {
 	now := c.cfg.Now()
 	var j judgement
 	if c.cfg.Lease.Duration != 0 {
-		c.mu.Lock()
-		c.leases.observe(c.cfg.Cluster.Nodes, st, now)
-		j = c.leases.judge(c.cfg.Cluster.Nodes, st, now, c.cfg.Lease).withFencing(st, c.covered)
-		c.mu.Unlock()
+		j = judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.covered)
 	}
 	c.fenceLost(st, j, now)
 	plan := c.cfg.Schedule(cfg, j.scheduled(st), now, j.held)
 	c.mu.Lock()
 	c.plan = plan
 	c.mu.Unlock()
-	if st.Fresh() && sameTargets(st.Targets, plan.Placement) {
+	if st.Fresh() && sameTargets(st.Targets, plan.Placement) && len(j.takeover) == 0 {
 		return
 	}
-	// The takeover is checked at commit: if a listed node renewed since,
-	// the placement is refused whole and the next round judges again.
+	// The takeover is checked at commit: if a listed node's generation
+	// moved since, the placement is refused whole and the next round
+	// judges again.
 	reasons := map[model.ResourceID]string{}
 	for _, a := range plan.Actions {
 		if a.Node == plan.Placement[a.Resource] && a.Reason != "" {

@@ -9,35 +9,6 @@ import (
 	"github.com/vigil-ha/vigil/internal/model"
 )
 
-// renewals remembers, for every node, the newest renewal count this node
-// has applied and when (its own clock) it first saw that count. That time
-// is never before the holder sent the renewal, which is what the lease
-// arithmetic needs. It runs on every node, leader or not, so that a new
-// leader judges on what it saw as a follower. Owned by Run.
-type renewals struct {
-	seen map[model.NodeID]seenRenewal
-}
-
-type seenRenewal struct {
-	count uint64
-	at    time.Time
-}
-
-// observe records the counts of st at now. A node seen for the first
-// time counts as renewed now: this node cannot know better (after a
-// daemon restart, say), and later is the safe side.
-func (r *renewals) observe(nodes []model.Node, st model.ClusterState, now time.Time) {
-	if r.seen == nil {
-		r.seen = map[model.NodeID]seenRenewal{}
-	}
-	for _, n := range nodes {
-		c := st.Leases[n.Name]
-		if s, ok := r.seen[n.Name]; !ok || s.count != c {
-			r.seen[n.Name] = seenRenewal{count: c, at: now}
-		}
-	}
-}
-
 // judgement is what the coordinator makes of the leases at one instant.
 type judgement struct {
 	// held: offline nodes whose lease may still be valid, until when.
@@ -45,8 +16,8 @@ type judgement struct {
 	// ended: nodes committed online whose lease has certainly ended; they
 	// can hold nothing, so the scheduler sees them as offline.
 	ended []model.NodeID
-	// takeover: nodes whose lease ended and on which the committed state
-	// still records resources, with the renewal count that was judged.
+	// takeover: nodes whose lease ended in their current generation, with
+	// that generation; the placement raises it.
 	takeover map[model.NodeID]uint64
 	// fence: nodes to fence (withFencing), sorted, with why.
 	fence    []model.NodeID
@@ -82,8 +53,8 @@ func (j judgement) withFencing(st model.ClusterState, covered func(model.NodeID)
 		}
 	}
 	for _, n := range names(j.takeover) {
-		if !covered(n) {
-			continue
+		if !covered(n) || !runs[n] {
+			continue // nothing to fence for: the takeover only moves its generation on
 		}
 		delete(j.takeover, n)
 		if j.held == nil {
@@ -102,36 +73,40 @@ func (j judgement) withFencing(st model.ClusterState, covered func(model.NodeID)
 }
 
 // judge says, for every configured node, whether its lease may still be
-// valid at now (invariant 1). It is pure given r.
-func (r *renewals) judge(nodes []model.Node, st model.ClusterState, now time.Time, c lease.Config) judgement {
+// valid at now (invariant 1). ended are the nodes whose lease has
+// certainly ended, with the generation: enough of their peers retired it
+// (package lease). A node ended in its current generation is taken over,
+// even if it holds nothing, so that its generation moves past the retired
+// one and its peers grant it again; an offline node that is not, and on
+// which records of its generation name resources, is held.
+// It is pure.
+func judge(nodes []model.Node, st model.ClusterState, ended map[model.NodeID]uint64, now time.Time, c lease.Config) judgement {
 	var j judgement
-	holds := map[model.NodeID]bool{}
+	records := map[model.NodeID]bool{}
 	for _, rec := range st.Resources {
-		if rec.Node != "" && (rec.State == model.ResourceStarted || rec.State == model.ResourceStarting || rec.State == model.ResourceFailed) {
-			holds[rec.Node] = true
+		if rec.Node != "" && rec.State != model.ResourceStopped && rec.Gen == st.LeaseGens[rec.Node] {
+			records[rec.Node] = true
 		}
 	}
 	for _, n := range nodes {
-		s := r.seen[n.Name]
 		online := st.Nodes[n.Name].State == model.NodeOnline
-		if !lease.CertainlyExpired(s.at, now, c) {
-			if !online {
+		gen, ok := ended[n.Name]
+		if !ok || gen != st.LeaseGens[n.Name] {
+			if !online && records[n.Name] {
 				if j.held == nil {
 					j.held = map[model.NodeID]time.Time{}
 				}
-				j.held[n.Name] = lease.ExpiresBy(s.at, c)
+				j.held[n.Name] = now.Add(c.ObserverWait()) // at the earliest
 			}
 			continue
 		}
 		if online {
 			j.ended = append(j.ended, n.Name)
 		}
-		if holds[n.Name] {
-			if j.takeover == nil {
-				j.takeover = map[model.NodeID]uint64{}
-			}
-			j.takeover[n.Name] = s.count
+		if j.takeover == nil {
+			j.takeover = map[model.NodeID]uint64{}
 		}
+		j.takeover[n.Name] = gen
 	}
 	return j
 }

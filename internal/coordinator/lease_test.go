@@ -10,39 +10,33 @@ import (
 	"github.com/vigil-ha/vigil/internal/store"
 )
 
-// The coordinator keeps what ran on a lost node in place until the node's
-// lease has certainly ended, judged from when it saw the last renewal; a
-// node committed online whose lease ended counts as offline; takeovers
-// name the nodes with resources on them and the count judged.
+// The coordinator keeps what ran on a lost node in place until enough of
+// its peers retired its lease generation; a node committed online whose
+// lease ended counts as offline; every node ended in its current
+// generation is taken over on that generation.
 func TestJudge(t *testing.T) {
 	c := lease.Config{Duration: time.Second, StartBudget: 200 * time.Millisecond, StopBudget: 200 * time.Millisecond}
 	nodes := []model.Node{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}}
-	t0 := time.Now()
+	now := time.Now()
 	st := model.ClusterState{
 		Nodes:     map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOffline}, "n2": {State: model.NodeOnline}, "n3": {State: model.NodeOnline}},
-		Resources: map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarted}, "db": {Node: "n3", State: model.ResourceStarted}},
-		Leases:    map[model.NodeID]uint64{"n1": 7, "n2": 3, "n3": 5},
+		Resources: map[model.ResourceID]model.ResourceRecord{"web": {Node: "n1", State: model.ResourceStarted, Gen: 7}, "db": {Node: "n3", State: model.ResourceStarted, Gen: 5}},
+		LeaseGens: map[model.NodeID]uint64{"n1": 7, "n2": 3, "n3": 5},
 	}
-	var r renewals
-	r.observe(nodes, st, t0)
-	st2 := st.Clone()
-	st2.Leases["n2"] = 4 // n2 keeps renewing; n1 and n3 do not
-	r.observe(nodes, st2, t0.Add(900*time.Millisecond))
-
-	j := r.judge(nodes, st2, t0.Add(500*time.Millisecond), c)
-	if len(j.held) != 1 || !j.held["n1"].Equal(lease.ExpiresBy(t0, c)) || len(j.ended) != 0 || len(j.takeover) != 0 {
-		t.Errorf("within the lease: %+v; want n1 held until %v, nothing ended", j, lease.ExpiresBy(t0, c))
+	j := judge(nodes, st, nil, now, c)
+	if len(j.held) != 1 || !j.held["n1"].Equal(now.Add(c.ObserverWait())) || len(j.ended) != 0 || len(j.takeover) != 0 {
+		t.Errorf("nothing retired: %+v; want n1 held, nothing ended", j)
 	}
-	after := lease.ExpiresBy(t0, c)
-	j = r.judge(nodes, st2, after, c)
+	// n2's ended generation is an old one: it has a lease again.
+	j = judge(nodes, st, map[model.NodeID]uint64{"n1": 7, "n2": 2, "n3": 5}, now, c)
 	if len(j.held) != 0 || len(j.ended) != 1 || j.ended[0] != "n3" || len(j.takeover) != 2 || j.takeover["n1"] != 7 || j.takeover["n3"] != 5 {
-		t.Errorf("after n1's and n3's leases: %+v; want n3 ended, n1 and n3 taken over on counts 7 and 5", j)
+		t.Errorf("n1's and n3's leases retired: %+v; want n3 ended, n1 and n3 taken over on generations 7 and 5", j)
 	}
-	if s := j.scheduled(st2); s.Nodes["n3"].State != model.NodeOffline || st2.Nodes["n3"].State != model.NodeOnline {
-		t.Errorf("scheduled state: n3 is %s (committed %s); want offline for the scheduler only", s.Nodes["n3"].State, st2.Nodes["n3"].State)
+	if s := j.scheduled(st); s.Nodes["n3"].State != model.NodeOffline || st.Nodes["n3"].State != model.NodeOnline {
+		t.Errorf("scheduled state: n3 is %s (committed %s); want offline for the scheduler only", s.Nodes["n3"].State, st.Nodes["n3"].State)
 	}
 	if j.held["n2"] != (time.Time{}) || contains(j.ended, "n2") {
-		t.Error("n2, which renewed, is judged")
+		t.Error("n2, whose retired generation is past, is judged")
 	}
 }
 
@@ -70,16 +64,14 @@ func TestWithFencing(t *testing.T) {
 			"mail": {Node: "n3", State: model.ResourceBlocked},
 		},
 	}
-	var r renewals
-	r.observe(nodes, st, t0)
 	covered := func(n model.NodeID) bool { return n != "n2" }
 
-	j := r.judge(nodes, st, t0.Add(100*time.Millisecond), c).withFencing(st, covered)
+	j := judge(nodes, st, nil, t0, c).withFencing(st, covered)
 	if want := []model.NodeID{"n1", "n3"}; !slices.Equal(j.fence, want) {
 		t.Errorf("within the lease: fence %v, want %v (n1 lost with web, n3's stop of mail failed)", j.fence, want)
 	}
-	after := lease.ExpiresBy(t0, c)
-	j = r.judge(nodes, st, after, c).withFencing(st, covered)
+	retired := map[model.NodeID]uint64{"n1": 0, "n2": 0, "n3": 0}
+	j = judge(nodes, st, retired, t0, c).withFencing(st, covered)
 	if _, ok := j.takeover["n1"]; ok {
 		t.Errorf("after the lease: n1 taken over on its lease alone, though a device covers it: %+v", j)
 	}
@@ -93,7 +85,7 @@ func TestWithFencing(t *testing.T) {
 	if err := (store.Command{Fence: &store.Fence{Node: "n1", OK: true, By: "level 1 (lab)"}}).ApplyTo(&st); err != nil {
 		t.Fatal(err)
 	}
-	j = r.judge(nodes, st, after, c).withFencing(st, covered)
+	j = judge(nodes, st, retired, t0, c).withFencing(st, covered)
 	if _, ok := j.held["n1"]; ok || slices.Contains(j.fence, "n1") {
 		t.Errorf("after the fence: n1 still held or fenced again: %+v", j)
 	}

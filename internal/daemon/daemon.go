@@ -92,10 +92,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	// Leases ride on the heartbeats: every node grants its peers theirs,
+	// and a node that runs resources holds its own from their grants.
+	leaseCfg := leaseConfig(cfg.Cluster.Timing)
+	if n.grants, err = newGrants(n, leaseCfg, cfg.Cluster.DataDir); err != nil {
+		return err
+	}
+	if !self.Witness {
+		n.keeper = newLeaseKeeper(n, leaseCfg, log.With("component", "lease"))
+	}
 	det, err := detect.New(detect.Config{
 		Self: cfg.Self, Nodes: cfg.Cluster.Nodes, Port: cfg.Cluster.Ports.Heartbeat,
 		Key: detect.NewKey(cfg.Cluster.Cluster, cfg.Cluster.Secret), Timing: cfg.Cluster.Timing,
-		Log: log.With("component", "detect"),
+		Log: log.With("component", "detect"), Lease: n.grants,
 	})
 	if err != nil {
 		return err
@@ -168,7 +177,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	})
 	g.Go(func() error {
-		(&observer{}).watch(gctx, n.journal, n, cfg.Cluster.Timing.HeartbeatInterval)
+		(&observer{}).watch(gctx, n.journal, n, pollTick(cfg.Cluster.Timing))
 		return nil
 	})
 
@@ -191,10 +200,16 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	takeovers := newTakeovers(n, leaseCfg, log.With("component", "takeover"))
+	g.Go(func() error {
+		takeovers.Run(gctx, pollTick(cfg.Cluster.Timing))
+		return nil
+	})
 	coord, err := coordinator.New(coordinator.Config{
 		Self: cfg.Self, Store: st, Observe: n.observe, Boots: n.boots, Changed: live.Changes(),
-		Tick: cfg.Cluster.Timing.HeartbeatInterval, Log: log.With("component", "coordinator"),
-		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseConfig(cfg.Cluster.Timing), Fence: n.fence,
+		Tick: pollTick(cfg.Cluster.Timing), Log: log.With("component", "coordinator"),
+		Cluster: cfg.Cluster, Schedule: n.schedule, Lease: leaseCfg, Fence: n.fence,
+		Ended: takeovers.Ended, EndedChanged: takeovers.Changed(),
 	})
 	if err != nil {
 		return err
@@ -224,12 +239,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if self.Witness {
 		close(feeding)
 	} else {
-		keeper := &leaseKeeper{n: n, cfg: leaseConfig(cfg.Cluster.Timing), log: log.With("component", "lease"),
-			gen: st.State().LeaseGens[cfg.Self]}
-		n.mu.Lock()
-		n.keeper = keeper // the API reads it
-		n.mu.Unlock()
-		g.Go(func() error { return keeper.Run(gctx, cfg.Cluster.Timing.LeaseRenew) })
+		keeper := n.keeper
 		ex, err = executor.New(executor.Config{
 			Self: cfg.Self, Cluster: cfg.Cluster, State: st, Agents: reg, Reporter: reporter{n},
 			Quorum: func() bool { return n.vote(n.observe()).Quorate }, Boot: det.Boot(), Lease: keeper,
@@ -240,6 +250,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		g.Go(func() error { return ex.Run(gctx) })
+		g.Go(func() error {
+			return keeper.Run(gctx, pollTick(cfg.Cluster.Timing), cfg.Cluster.Timing.HeartbeatInterval, func() bool { return holds(ex.Local()) || ex.Busy() })
+		})
 		// The watchdog is fed outside the group: it must be fed until the
 		// shutdown below has stopped every resource.
 		go func() {
@@ -304,7 +317,10 @@ type node struct {
 	mu     sync.Mutex
 	store  *store.Store   // nil until opened
 	agents agent.Registry // nil until built
-	keeper *leaseKeeper   // nil until the store is open
+	// keeper holds this node's lease (nil on a witness); grants are the
+	// leases this node grants its peers. Both are set before anything runs.
+	keeper *leaseKeeper
+	grants *grants
 	// coordinator is the leader's loop, for the API (nil until built).
 	coordinator *coordinator.Coordinator
 	// pair runs a two-node cluster's fence race (nil unless two_node).
@@ -312,6 +328,11 @@ type node struct {
 	// journal is the event history (set before anything runs).
 	journal *journal
 }
+
+// pollTick is how often the loops that events also wake (the coordinator,
+// the takeover rounds, the lease keeper, the journal's observer) look
+// anyway: the heartbeat interval, but no more than ten times a second.
+func pollTick(t model.Timing) time.Duration { return max(t.HeartbeatInterval, 100*time.Millisecond) }
 
 // executorTick is how often the executor reconciles when nothing changes.
 // Changes wake it at once; the tick only bounds how late a retry comes.
@@ -394,6 +415,10 @@ func (n *node) getAgents() agent.Registry {
 	defer n.mu.Unlock()
 	return n.agents
 }
+
+func (n *node) getKeeper() *leaseKeeper { return n.keeper }
+
+func (n *node) getGrants() *grants { return n.grants }
 
 func (n *node) getPair() *pair {
 	n.mu.Lock()

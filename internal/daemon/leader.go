@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -86,4 +87,32 @@ func onLinks(ctx context.Context, nd model.Node, d dialer, timeout time.Duration
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// onAllLinks calls call with a client of each of nd's API addresses at
+// once, and returns nil as soon as one succeeds (which cancels the
+// others), or every link's failure joined. It is for calls that must not
+// wait on a lossy link while another works: a lease's reset and takeover.
+func onAllLinks(ctx context.Context, nd model.Node, d dialer, timeout time.Duration,
+	call func(context.Context, *client.Client) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(nd.Addresses))
+	for _, a := range nd.Addresses {
+		c, err := d.client(nd.Name, a, timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		go func() { errs <- call(ctx, c) }()
+	}
+	var all []error
+	for range nd.Addresses {
+		err := <-errs
+		if err == nil {
+			return nil
+		}
+		all = append(all, err)
+	}
+	return fmt.Errorf("%s: %w", nd.Name, errors.Join(all...))
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -30,20 +30,56 @@ func leaseConfig(t model.Timing) lease.Config {
 	return lease.Config{Duration: t.Lease, StartBudget: t.Lease / 5, StopBudget: 2 * t.Lease / 5}
 }
 
-// leaseKeeper renews this node's lease through the leader and answers the
-// executor's questions about it (executor.Lease). Invariant 1 rests on
-// it: a renewal counts only once its commit succeeded, and a takeover the
-// node sees in the committed state revokes the lease at once.
+// leaseKeeper holds this node's lease from the grants its peers send on
+// their heartbeats (package lease) and answers the executor's questions
+// about it (executor.Lease). Invariant 1 rests on it: it counts a grant
+// only of the generation the committed state gives this node, a quorum of
+// its peers must have granted, and a change of generation (a takeover)
+// revokes the lease at once.
 type leaseKeeper struct {
 	n   *node
 	cfg lease.Config
 	log *slog.Logger
 
-	mu  sync.Mutex
-	h   lease.Holder
-	gen uint64 // the lease generation the holder's renewals carry
-	// clients reach the leader's addresses, kept alive between renewals.
-	clients map[string]*client.Client
+	mu sync.Mutex
+	h  lease.Holder
+	q  lease.Quorum // the grants of the generation sought
+	// voters are the other voters of the newest raft configuration: only
+	// their grants count, and lease.QuorumOf(len(voters)) of them are
+	// needed. A node that is the only voter (a two-node survivor that
+	// recovered alone, a one-node cluster) grants itself; one that is no
+	// voter holds nothing.
+	voters map[model.NodeID]bool
+	voter  bool
+	// min is the lowest generation the keeper counts: above one it asked
+	// to reset, so that no late grant of it starts anything.
+	min uint64
+}
+
+func newLeaseKeeper(n *node, cfg lease.Config, log *slog.Logger) *leaseKeeper {
+	return &leaseKeeper{n: n, cfg: cfg, log: log, q: lease.NewQuorum(0, 1)}
+}
+
+// setVoters records the voters of the newest raft configuration; a change
+// starts the count of grants afresh.
+func (k *leaseKeeper) setVoters(all []model.NodeID) {
+	voters := map[model.NodeID]bool{}
+	voter := false
+	for _, v := range all {
+		if v == k.n.cfg.Self {
+			voter = true
+		} else {
+			voters[v] = true
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if voter == k.voter && maps.Equal(voters, k.voters) {
+		return
+	}
+	k.voters, k.voter = voters, voter
+	k.q = lease.NewQuorum(k.q.Gen(), lease.QuorumOf(len(voters)))
+	k.log.Info("lease: voters changed", "peers", len(voters), "voter", voter, "grants needed", lease.QuorumOf(len(voters)))
 }
 
 // MayStart implements executor.Lease.
@@ -77,154 +113,157 @@ func (k *leaseKeeper) StopAt() time.Time {
 	return k.h.StopAt(k.cfg)
 }
 
-// Run renews the lease every renew interval until ctx ends. Renewals
-// overlap: each may take until it could no longer help (the lease it asks
-// for would already have to be stopping), so that a lost packet, which TCP
-// resends after 200ms or more, costs one renewal and not the lease. Under
-// 20% loss a renewal bounded by the interval failed a third of the time,
-// and three in a row stopped a healthy holder.
-func (k *leaseKeeper) Run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer k.closeClients()
-	held := false
-	results := make(chan error, 16)
-	var lastErr error
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-results:
-			if err != nil {
-				lastErr = err
-			}
-		case <-t.C:
-			k.send(ctx, &wg, results)
+// held is the generation plus one of the lease held at now, 0 if none.
+func (k *leaseKeeper) held(now time.Time) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.h.Valid(now) {
+		return 0
+	}
+	return k.q.Gen() + 1
+}
+
+// follow moves to generation gen if the committed state has moved past
+// the one sought: what was held is not this node's any more. mu is held.
+func (k *leaseKeeper) follow(gen uint64) {
+	if gen > k.q.Gen() {
+		if k.h.Valid(time.Now()) {
+			k.log.Warn("lease taken over by the cluster", "gen", gen)
 		}
-		k.mu.Lock()
-		valid := k.h.Valid(time.Now())
-		k.mu.Unlock()
-		if valid != held {
-			held = valid
-			if valid {
-				k.log.Info("lease held", "lease", k.cfg.Duration)
-			} else {
-				k.log.Warn("lease lost", "err", lastErr)
-			}
-		}
+		k.h.Revoke()
+		k.q = lease.NewQuorum(gen, lease.QuorumOf(len(k.voters)))
 	}
 }
 
-// send starts one renewal; its outcome goes to results.
-func (k *leaseKeeper) send(ctx context.Context, wg *sync.WaitGroup, results chan<- error) {
+// granted counts a peer's grant of generation gen on the echo of a
+// heartbeat sent at sent. The detector calls it.
+func (k *leaseKeeper) granted(peer model.NodeID, gen uint64, sent time.Time) {
 	st := k.n.getStore()
 	if st == nil {
 		return
 	}
-	gen := st.State().LeaseGens[k.n.cfg.Self]
-	now := time.Now()
 	k.mu.Lock()
-	if gen > k.gen {
-		// The cluster took the lease over: nothing we hold is ours, and
-		// no renewal sent before counts.
-		k.h.Revoke()
-		k.gen = gen
-		k.log.Warn("lease taken over by the cluster", "gen", gen)
+	defer k.mu.Unlock()
+	k.follow(st.LeaseGen(k.n.cfg.Self))
+	if gen < k.min || !k.voter || !k.voters[peer] {
+		return
 	}
-	r := k.h.Sent(now, k.cfg)
-	k.mu.Unlock()
-	// A grant after Duration - StopBudget from the send would only end
-	// a lease that must already be stopping: give up then.
-	useful := max(k.cfg.Duration-k.cfg.StopBudget, time.Millisecond)
-	wg.Go(func() {
-		rctx, cancel := context.WithDeadline(ctx, now.Add(useful))
-		defer cancel()
-		err := k.renew(rctx, st, gen)
-		if err == nil {
-			k.mu.Lock()
-			k.h.Granted(r)
-			k.mu.Unlock()
-		}
-		select {
-		case results <- err:
-		default:
-		}
-	})
+	if at, ok := k.q.Add(string(peer), gen, sent); ok {
+		k.h.Granted(k.h.Sent(at, k.cfg))
+	}
 }
 
-// renew commits one renewal: here if this node leads, else on the leader,
-// over all of its links at once.
-func (k *leaseKeeper) renew(ctx context.Context, st *store.Store, gen uint64) error {
-	self := k.n.cfg.Self
-	if st.IsLeader() {
-		d := time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			d = time.Until(dl)
+// Run follows the committed generation and logs the lease's changes every
+// tick until ctx ends. A node that has held no lease for resetAfter, and
+// runs nothing (ex.Local), resets its generation: its peers may have
+// retired it for a takeover that never committed, and would never grant
+// it again.
+func (k *leaseKeeper) Run(ctx context.Context, every, beat time.Duration, running func() bool) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	self := time.NewTicker(beat) // grants to itself, when alone
+	defer self.Stop()
+	resetAfter := 2*k.cfg.ObserverWait() + time.Second
+	held := false
+	var lostSince, triedAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-self.C:
+			k.alone(time.Now())
+			continue
 		}
-		return st.Apply(store.Command{Renew: &store.Renew{Node: self, Gen: gen}}, d)
+		st := k.n.getStore()
+		if st == nil {
+			continue
+		}
+		if voters, err := st.Voters(); err == nil {
+			k.setVoters(voters)
+		}
+		now := time.Now()
+		k.alone(now)
+		k.mu.Lock()
+		k.follow(st.LeaseGen(k.n.cfg.Self))
+		valid := k.h.Valid(now)
+		gen := k.q.Gen()
+		k.mu.Unlock()
+		if valid != held {
+			held = valid
+			if valid {
+				k.log.Info("lease held", "lease", k.cfg.Duration, "gen", gen)
+				lostSince = time.Time{}
+			} else {
+				k.log.Warn("lease lost", "gen", gen)
+			}
+		}
+		if valid {
+			continue
+		}
+		if lostSince.IsZero() {
+			lostSince = now
+		}
+		if now.Sub(lostSince) < resetAfter || now.Sub(triedAt) < resetAfter || running() {
+			continue
+		}
+		triedAt = now
+		k.mu.Lock()
+		k.min = max(k.min, gen+1)
+		k.h.Revoke()
+		k.mu.Unlock()
+		if err := k.reset(ctx, st, gen); err != nil {
+			k.log.Warn("reset the lease generation", "gen", gen, "err", err)
+			continue
+		}
+		k.log.Info("lease generation reset: none was granted", "gen", gen+1)
+	}
+}
+
+// alone grants the lease to this node itself if it is the only voter:
+// nobody else can commit a takeover, so nobody else's grant is needed.
+func (k *leaseKeeper) alone(now time.Time) {
+	st := k.n.getStore()
+	if st == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.voter || len(k.voters) > 0 {
+		return
+	}
+	gen := st.LeaseGen(k.n.cfg.Self)
+	k.follow(gen)
+	if gen >= k.min {
+		k.h.Granted(k.h.Sent(now, k.cfg))
+	}
+}
+
+// reset commits this node's reset of generation gen: here if this node
+// leads, else on the leader, over all of its links at once.
+func (k *leaseKeeper) reset(ctx context.Context, st *store.Store, gen uint64) error {
+	self := k.n.cfg.Self
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if st.IsLeader() {
+		err := st.Apply(store.Command{Reset: &store.LeaseReset{Node: self, Gen: gen}}, 2*time.Second)
+		if errors.Is(err, store.ErrFenced) {
+			return nil // the generation moved on anyway
+		}
+		return err
 	}
 	leader, ok := k.n.cfg.Cluster.Node(st.Leader())
 	if !ok {
 		return errors.New("no leader")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the first link that answers ends the others
-	errs := make(chan error, len(leader.Addresses))
-	for _, a := range leader.Addresses {
-		c, err := k.client(leader.Name, a)
-		if err != nil {
-			return err
-		}
-		go func() { errs <- c.Renew(ctx, api.Renew{Node: string(self), Gen: gen}) }()
-	}
-	var all []error
-	for range leader.Addresses {
-		err := <-errs
-		if err == nil {
-			return nil
-		}
-		var apiErr *api.Error
-		if errors.As(err, &apiErr) {
-			return fmt.Errorf("renew on %s: %w", leader.Name, apiErr) // an answer: the other links would say the same
-		}
-		all = append(all, err)
-	}
-	return fmt.Errorf("renew on %s: %w", leader.Name, errors.Join(all...))
+	return onAllLinks(ctx, leader, k.n.dial, 2*time.Second, func(ctx context.Context, c *client.Client) error {
+		return c.ResetLease(ctx, api.LeaseGen{Node: string(self), Gen: gen})
+	})
 }
 
-// client returns the keeper's client for url, made once: renewals reuse
-// its connections instead of a TCP handshake each (a lost SYN costs 1s).
-func (k *leaseKeeper) client(peer model.NodeID, a netip.Addr) (*client.Client, error) {
-	url := k.n.dial.url(peer, a)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if c, ok := k.clients[url]; ok {
-		return c, nil
-	}
-	c, err := k.n.dial.client(peer, a, k.cfg.Duration)
-	if err != nil {
-		return nil, err
-	}
-	if k.clients == nil {
-		k.clients = map[string]*client.Client{}
-	}
-	k.clients[url] = c
-	return c, nil
-}
-
-func (k *leaseKeeper) closeClients() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, c := range k.clients {
-		c.Close()
-	}
-	k.clients = nil
-}
-
-// Renew implements api.LeaseBackend: the leader commits a node's renewal.
-func (n *node) Renew(ctx context.Context, r api.Renew) error {
+// ResetLease implements api.LeaseBackend: the leader commits a node's
+// reset of its lease generation.
+func (n *node) ResetLease(ctx context.Context, r api.LeaseGen) error {
 	if !n.isNode(model.NodeID(r.Node)) {
 		return &api.Error{Status: http.StatusBadRequest, Field: "node", Message: fmt.Sprintf("unknown node %q", r.Node)}
 	}
@@ -235,7 +274,7 @@ func (n *node) Renew(ctx context.Context, r api.Renew) error {
 	if !st.IsLeader() {
 		return api.Errorf(http.StatusConflict, "not the leader; the leader is %q", st.Leader())
 	}
-	err := st.Apply(store.Command{Renew: &store.Renew{Node: model.NodeID(r.Node), Gen: r.Gen}}, reportTimeout(ctx))
+	err := st.Apply(store.Command{Reset: &store.LeaseReset{Node: model.NodeID(r.Node), Gen: r.Gen}}, reportTimeout(ctx))
 	if errors.Is(err, store.ErrFenced) {
 		return api.Errorf(http.StatusConflict, "%v", err)
 	}

@@ -51,7 +51,7 @@ type CheckerConfig struct {
 	Nodes  []model.Node
 	Checks []Check
 	// Interval and Timeout are the defaults of the checks; 0 means
-	// 2*Timing.HeartbeatInterval for both (200ms for lan, 600ms for wan).
+	// DefaultCheckPeriod for both (200ms for lan, 600ms for wan).
 	Interval, Timeout time.Duration
 	Timing            model.Timing
 	Sink              Sink             // receives one LayerApp Observation per check run
@@ -85,10 +85,10 @@ type Checker struct {
 // NewChecker validates cfg and returns a Checker that has not started.
 func NewChecker(cfg CheckerConfig) (*Checker, error) {
 	if cfg.Interval == 0 {
-		cfg.Interval = 2 * cfg.Timing.HeartbeatInterval
+		cfg.Interval = DefaultCheckPeriod(cfg.Timing)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * cfg.Timing.HeartbeatInterval
+		cfg.Timeout = DefaultCheckPeriod(cfg.Timing)
 	}
 	var errs []error
 	if cfg.Interval <= 0 || cfg.Timeout <= 0 {
@@ -268,4 +268,11 @@ func dialAddr(ctx context.Context, addr string) error {
 		return err
 	}
 	return conn.Close()
+}
+
+// DefaultCheckPeriod is a check's interval and timeout when it sets none:
+// twice the heartbeat interval, but at least 200ms, which an application's
+// own answer may need.
+func DefaultCheckPeriod(t model.Timing) time.Duration {
+	return max(2*t.HeartbeatInterval, 200*time.Millisecond)
 }

@@ -29,7 +29,7 @@ type JudgeConfig struct {
 	Require int
 	// Window is how long K layers must have been failed together when the
 	// verdict rests on two layers or more (K in force >= 2). 0 means
-	// max(SuspectAfter, OfflineAfter - 2*HeartbeatInterval): 500ms for
+	// max(SuspectAfter, OfflineAfter - 2*HeartbeatInterval): 125ms for
 	// the lan profile, 2.4s for wan.
 	Window time.Duration
 	// SingleWindow is the window when the verdict rests on one layer (K in

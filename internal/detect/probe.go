@@ -28,10 +28,10 @@ type ProberConfig struct {
 	// listens on each of its addresses.
 	Port uint16
 	// Interval is how often each peer is probed on each link; 0 means
-	// Timing.HeartbeatInterval. Probes overlap when Timeout is longer.
+	// DefaultProbeInterval. Probes overlap when Timeout is longer.
 	Interval time.Duration
-	// Timeout bounds one probe; 0 means 2*Timing.HeartbeatInterval (200ms
-	// for lan, under the 1s SYN retransmission of Linux: a lost SYN or
+	// Timeout bounds one probe; 0 means 2*Interval (100ms for lan, under
+	// the 1s SYN retransmission of Linux: a lost SYN or
 	// SYN-ACK fails the probe rather than delaying it).
 	Timeout time.Duration
 	Timing  model.Timing
@@ -79,10 +79,10 @@ type probeTarget struct {
 // NewProber validates cfg and returns a Prober that has not started.
 func NewProber(cfg ProberConfig) (*Prober, error) {
 	if cfg.Interval == 0 {
-		cfg.Interval = cfg.Timing.HeartbeatInterval
+		cfg.Interval = DefaultProbeInterval(cfg.Timing)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * cfg.Timing.HeartbeatInterval
+		cfg.Timeout = 2 * cfg.Interval
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -270,4 +270,14 @@ func repeat(ctx context.Context, interval, timeout time.Duration, now func() tim
 		case <-t.C:
 		}
 	}
+}
+
+// DefaultProbeInterval is how often a peer is probed on each link by
+// default: every heartbeat interval, but at most 20 times a second, since
+// each probe is a TCP connection and an HTTP request on both ends.
+func DefaultProbeInterval(t model.Timing) time.Duration {
+	if t.HeartbeatInterval <= 0 {
+		return t.HeartbeatInterval // invalid: New says so
+	}
+	return max(t.HeartbeatInterval, 50*time.Millisecond)
 }

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/agent"
@@ -109,6 +110,8 @@ type Executor struct {
 	// time that removes a resource or changes its parameters is stopped
 	// with the definition it runs with, not the new one.
 	ran map[model.ResourceID]model.Resource
+	// inflight counts the operations in flight, for Busy.
+	inflight atomic.Int64
 }
 
 // New checks cfg and returns an executor.
@@ -132,6 +135,10 @@ func New(cfg Config) (*Executor, error) {
 	}
 	return &Executor{cfg: cfg, local: map[model.ResourceID]model.Health{}, out: newOutbox(), ran: map[model.ResourceID]model.Resource{}}, nil
 }
+
+// Busy reports whether an operation was in flight when the executor last
+// dispatched. Concurrency-safe.
+func (e *Executor) Busy() bool { return e.inflight.Load() > 0 }
 
 // Local returns what this node last found for each resource here.
 // Concurrency-safe.
@@ -250,6 +257,7 @@ func (e *Executor) Run(ctx context.Context) error {
 				}
 			})
 		}
+		e.inflight.Store(int64(len(busy)))
 		changed := e.cfg.State.Changed()
 		select {
 		case <-ctx.Done():

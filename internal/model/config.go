@@ -165,10 +165,10 @@ type Timing struct {
 	RaftHeartbeatTimeout   time.Duration
 	RaftElectionTimeout    time.Duration
 	RaftLeaderLeaseTimeout time.Duration
-	// Lease is how long a renewal committed through Raft lets a node hold
-	// its resources (invariant 1); LeaseRenew is how often it renews.
-	Lease      time.Duration
-	LeaseRenew time.Duration
+	// Lease is how long a grant lets a node hold its resources
+	// (invariant 1): its peers grant it on their heartbeats, each from the
+	// moment the node sent the heartbeat the grant echoes (package lease).
+	Lease time.Duration
 }
 
 // Ports are the cluster-wide port numbers every node listens on, on each of

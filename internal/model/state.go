@@ -64,15 +64,11 @@ type ClusterState struct {
 	// request's node stops and starts it again, with what depends on it,
 	// each time the count changes.
 	Restarts map[ResourceID]RestartRequest `json:"restarts,omitempty"`
-	// Leases counts each node's committed lease renewals. The count means
-	// nothing by itself: the leader notes when it sees a node's count
-	// change, and a node's lease has certainly ended a lease (plus clock
-	// drift) after the last change it saw (invariant 1, package lease).
-	Leases map[NodeID]uint64 `json:"leases,omitempty"`
-	// LeaseGens counts the takeovers of each node's lease: a placement that
-	// moves resources off a node whose lease ended raises it, and a renewal
-	// sent before the node saw that (a lower generation) is refused, so
-	// that no renewal in flight revives a lease the cluster took over.
+	// LeaseGens counts the generations of each node's lease (package
+	// lease): a takeover, a fence or the node's own reset raises it. Peers
+	// grant only the generation committed here, and a record made under an
+	// older one no longer holds what it names (MayRun), so that no grant
+	// in flight revives a lease the cluster took over.
 	LeaseGens map[NodeID]uint64 `json:"lease_gens,omitempty"`
 	// Config is the resource configuration an operator applied at run time
 	// (`vigil config apply`); nil until the first apply, when the config
@@ -204,9 +200,6 @@ func (s ClusterState) Clone() ClusterState {
 	}
 	for k, v := range s.Targets {
 		c.Targets[k] = v
-	}
-	if s.Leases != nil {
-		c.Leases = maps.Clone(s.Leases)
 	}
 	if s.LeaseGens != nil {
 		c.LeaseGens = maps.Clone(s.LeaseGens)

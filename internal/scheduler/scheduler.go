@@ -23,11 +23,11 @@ type Input struct {
 	// Now is used only to expire fail counts (Meta.FailureTimeout).
 	Now time.Time
 	// Held are the offline nodes whose lease may still be valid, each with
-	// the instant (the deciding node's clock) after which it has certainly
-	// ended. What runs, or failed, on such a node may still run there, so
+	// the earliest instant (the deciding node's clock) at which it can be
+	// known to have ended. What runs, or failed, on such a node may still run there, so
 	// it is left where it is, with what depends on it, and not recovered
-	// elsewhere until then (invariant 1). The coordinator computes it from
-	// the renewals it observed; nil means no node is held. The zero
+	// elsewhere before (invariant 1). The coordinator computes it from the
+	// takeover rounds (package lease); nil means no node is held. The zero
 	// instant holds a lost node until it is fenced (or confirmed down).
 	Held map[model.NodeID]time.Time
 }

@@ -23,13 +23,13 @@ type Command struct {
 	Restart   *Restart      `json:"restart,omitempty"`
 	Placement *Placement    `json:"placement,omitempty"`
 	Config    *ConfigChange `json:"config,omitempty"`
-	Renew     *Renew        `json:"renew,omitempty"`
+	Reset     *LeaseReset   `json:"lease_reset,omitempty"`
 	Fence     *Fence        `json:"fence,omitempty"`
 }
 
 // Fence records the outcome of fencing Node. A success, or an operator's
 // confirmation that the node is down, bumps the node's lease generation
-// (no renewal sent before counts) and records every resource on the node
+// (no grant of the old one counts) and records every resource on the node
 // stopped, blocked ones included: the node is off, so it runs nothing, and
 // the scheduler recovers them at once (invariant 1 holds by the fence, not
 // by the lease). A failure is recorded for status and changes nothing else.
@@ -54,22 +54,24 @@ type ConfigChange struct {
 	By        string               `json:"by,omitempty"`
 }
 
-// Renew is a node's lease renewal: committing it raises the node's count.
-// It changes nothing the scheduler reads, so it leaves the Epoch (and the
-// placement fresh).
-type Renew struct {
+// LeaseReset is a node giving up generation Gen of its lease while it
+// holds nothing: its peers may have retired that generation for a
+// takeover that never committed, and would grant it no more. Committing it
+// raises the node's generation, whose grants start afresh. It is refused
+// with ErrFenced once the generation is no longer Gen. It changes nothing
+// the scheduler reads, so it leaves the Epoch (and the placement fresh).
+type LeaseReset struct {
 	Node model.NodeID `json:"node"`
-	// Gen is the node's lease generation as the node had applied it when
-	// it sent the renewal; one below the committed generation is refused
-	// with ErrFenced (the cluster took the lease over meanwhile).
-	Gen uint64 `json:"gen"`
+	Gen  uint64       `json:"gen"`
 }
 
-// ErrFenced refuses a renewal sent before a takeover of the node's lease.
-var ErrFenced = errors.New("lease taken over")
+// ErrFenced refuses a lease reset of a generation that is no longer the
+// node's.
+var ErrFenced = errors.New("lease generation changed")
 
-// ErrRenewed refuses a takeover of a lease that was renewed meanwhile.
-var ErrRenewed = errors.New("lease renewed since it was judged ended")
+// ErrRenewed refuses a takeover of a lease whose generation changed since
+// it was judged ended.
+var ErrRenewed = errors.New("lease generation changed since it was judged ended")
 
 // ErrConflict is returned for a ConfigChange whose Base is not the version in
 // force.
@@ -85,9 +87,11 @@ type Placement struct {
 	Targets map[model.ResourceID]model.NodeID `json:"targets"`
 	Epoch   uint64                            `json:"epoch"`
 	// Takeover lists the nodes whose lease the coordinator judged ended,
-	// each with the renewal count it judged on. The placement applies only
-	// if no listed node renewed since (else ErrRenewed, and nothing
-	// changes); it then raises their lease generations (invariant 1).
+	// each with the lease generation it judged: enough of the node's peers
+	// retired it (package lease). The placement applies only if each is
+	// still the node's generation (else ErrRenewed, and nothing changes);
+	// it then raises them, so that the node's records of that generation
+	// no longer hold what they name (invariant 1).
 	Takeover map[model.NodeID]uint64 `json:"takeover,omitempty"`
 	// At and Reasons (why each resource goes where it goes) are for the
 	// event history only.
@@ -186,7 +190,7 @@ func decodeCommand(b []byte) (Command, error) {
 // check insists on exactly one change.
 func (c Command) check() error {
 	n := 0
-	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil, c.Renew != nil, c.Fence != nil} {
+	for _, set := range []bool{c.NodeState != nil, c.NodeFlags != nil, c.Report != nil, c.Cleanup != nil, c.Runtime != nil, c.Restart != nil, c.Placement != nil, c.Config != nil, c.Reset != nil, c.Fence != nil} {
 		if set {
 			n++
 		}
@@ -206,8 +210,8 @@ func apply(st *model.ClusterState, c Command) error {
 	if c.Config != nil && c.Config.Base != st.ConfigVersion() {
 		return fmt.Errorf("%w: based on version %d, version %d is in force", ErrConflict, c.Config.Base, st.ConfigVersion())
 	}
-	if r := c.Renew; r != nil && r.Gen < st.LeaseGens[r.Node] {
-		return fmt.Errorf("renew %s: %w (generation %d, sent at %d)", r.Node, ErrFenced, st.LeaseGens[r.Node], r.Gen)
+	if r := c.Reset; r != nil && r.Gen != st.LeaseGens[r.Node] {
+		return fmt.Errorf("reset the lease of %s: %w (generation %d, not %d)", r.Node, ErrFenced, st.LeaseGens[r.Node], r.Gen)
 	}
 	if r := c.Report; r != nil && r.State == model.ResourceStarting {
 		// A claim: checked against the committed state at its place in
@@ -221,12 +225,12 @@ func apply(st *model.ClusterState, c Command) error {
 	}
 	if p := c.Placement; p != nil {
 		for _, n := range slices.Sorted(maps.Keys(p.Takeover)) {
-			if st.Leases[n] != p.Takeover[n] {
-				return fmt.Errorf("take over %s: %w (renewal %d, judged on %d)", n, ErrRenewed, st.Leases[n], p.Takeover[n])
+			if st.LeaseGens[n] != p.Takeover[n] {
+				return fmt.Errorf("take over %s: %w (generation %d, judged %d)", n, ErrRenewed, st.LeaseGens[n], p.Takeover[n])
 			}
 		}
 	}
-	if c.Placement == nil && c.Restart == nil && c.Renew == nil {
+	if c.Placement == nil && c.Restart == nil && c.Reset == nil {
 		st.Epoch++
 	}
 	switch {
@@ -250,11 +254,11 @@ func apply(st *model.ClusterState, c Command) error {
 		st.Nodes[f.Node] = rec
 	case c.Fence != nil:
 		applyFence(st, *c.Fence)
-	case c.Renew != nil:
-		if st.Leases == nil {
-			st.Leases = map[model.NodeID]uint64{}
+	case c.Reset != nil:
+		if st.LeaseGens == nil {
+			st.LeaseGens = map[model.NodeID]uint64{}
 		}
-		st.Leases[c.Renew.Node]++
+		st.LeaseGens[c.Reset.Node]++
 	case c.Report != nil:
 		applyReport(st, *c.Report)
 	case c.Cleanup != nil:

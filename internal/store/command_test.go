@@ -204,73 +204,78 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-// A renewal raises its node's count and leaves the placement fresh.
-func TestRenew(t *testing.T) {
+// A lease reset raises its node's generation, only from the generation
+// it names, and leaves the placement fresh.
+func TestLeaseReset(t *testing.T) {
 	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}, Epoch: 4, PlacedEpoch: 4}
-	for i := 0; i < 3; i++ {
-		if err := (Command{Renew: &Renew{Node: "n1"}}).ApplyTo(&st); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := (Command{Renew: &Renew{Node: "n2"}}).ApplyTo(&st); err != nil {
+	reset := func(gen uint64) error { return (Command{Reset: &LeaseReset{Node: "n1", Gen: gen}}).ApplyTo(&st) }
+	if err := reset(0); err != nil {
 		t.Fatal(err)
 	}
-	if st.Leases["n1"] != 3 || st.Leases["n2"] != 1 || !st.Fresh() || st.Epoch != 4 {
-		t.Errorf("leases %v, epoch %d placed %d; want n1=3 n2=1 and a fresh placement", st.Leases, st.Epoch, st.PlacedEpoch)
+	before := st.Clone()
+	if err := reset(0); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a second reset of generation 0: %v, want ErrFenced", err)
 	}
-	c := st.Clone()
-	c.Leases["n1"] = 9
-	if st.Leases["n1"] != 3 {
-		t.Error("Clone shares Leases")
+	if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("a refused reset changed the state:\n%s", d)
 	}
-	b, err := encodeCommand(Command{Renew: &Renew{Node: "n1"}})
+	if err := reset(1); err != nil {
+		t.Fatal(err)
+	}
+	if st.LeaseGens["n1"] != 2 || !st.Fresh() || st.Epoch != 4 {
+		t.Errorf("gens %v, epoch %d placed %d; want n1=2 and a fresh placement", st.LeaseGens, st.Epoch, st.PlacedEpoch)
+	}
+	b, err := encodeCommand(Command{Reset: &LeaseReset{Node: "n1", Gen: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := decodeCommand(b); err != nil || got.Renew == nil || got.Renew.Node != "n1" {
+	if got, err := decodeCommand(b); err != nil || got.Reset == nil || got.Reset.Node != "n1" || got.Reset.Gen != 2 {
 		t.Errorf("round trip: %+v, %v", got, err)
 	}
 }
 
-// A takeover applies only on the renewal count it was judged on, raises
-// the generation, and a renewal sent before it is refused: no renewal in
-// flight revives a lease the cluster took over (invariant 1).
-func TestTakeoverFencesRenewals(t *testing.T) {
-	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{}}
-	renew := func(gen uint64) error { return (Command{Renew: &Renew{Node: "n1", Gen: gen}}).ApplyTo(&st) }
-	take := func(count uint64) error {
-		return (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n2"}, Takeover: map[model.NodeID]uint64{"n1": count}}}).ApplyTo(&st)
-	}
-	if err := renew(0); err != nil {
-		t.Fatal(err)
-	}
-	before := st.Clone()
-	if err := take(0); !errors.Is(err, ErrRenewed) {
-		t.Fatalf("a takeover judged on count 0 after a renewal: %v, want ErrRenewed", err)
-	}
-	if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
-		t.Fatalf("a refused takeover changed the state:\n%s", d)
-	}
-	if err := take(1); err != nil {
-		t.Fatal(err)
-	}
-	if st.LeaseGens["n1"] != 1 || st.Targets["web"] != "n2" {
-		t.Fatalf("after the takeover: gens %v targets %v", st.LeaseGens, st.Targets)
-	}
-	if err := renew(0); !errors.Is(err, ErrFenced) {
-		t.Fatalf("a renewal sent before the takeover: %v, want ErrFenced", err)
-	}
-	if st.Leases["n1"] != 1 {
-		t.Fatalf("a fenced renewal counted: %v", st.Leases)
-	}
-	if err := renew(1); err != nil || st.Leases["n1"] != 2 {
-		t.Fatalf("a renewal that knows the takeover: %v, leases %v", err, st.Leases)
+// A takeover applies only on the lease generation it judged, and raises
+// it: the node's records of that generation no longer hold what they name,
+// and a takeover judged before a reset or another takeover is refused
+// (invariant 1).
+func TestTakeoverRaisesTheGeneration(t *testing.T) {
+	st := model.ClusterState{Nodes: map[model.NodeID]model.NodeRecord{"n1": {State: model.NodeOnline}}}
+	take := func(gen uint64) error {
+		return (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n2"}, Takeover: map[model.NodeID]uint64{"n1": gen}}}).ApplyTo(&st)
 	}
 	if err := (Command{Report: &Report{Resource: "db", Node: "n1", State: model.ResourceStarted}}).ApplyTo(&st); err != nil {
 		t.Fatal(err)
 	}
-	if g := st.Resources["db"].Gen; g != 1 {
-		t.Errorf("a report after the takeover is stamped with generation %d, want 1", g)
+	if err := (Command{Reset: &LeaseReset{Node: "n1", Gen: 0}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	before := st.Clone()
+	if err := take(0); !errors.Is(err, ErrRenewed) {
+		t.Fatalf("a takeover judged on generation 0 after a reset: %v, want ErrRenewed", err)
+	}
+	if d := cmp.Diff(before, st, cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("a refused takeover changed the state:\n%s", d)
+	}
+	if err := (Command{Report: &Report{Resource: "db", Node: "n1", State: model.ResourceStarted}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if on := st.MayRun("db"); on != "n1" {
+		t.Fatalf("db may run on %q, want n1", on)
+	}
+	if err := take(1); err != nil {
+		t.Fatal(err)
+	}
+	if st.LeaseGens["n1"] != 2 || st.Targets["web"] != "n2" {
+		t.Fatalf("after the takeover: gens %v targets %v", st.LeaseGens, st.Targets)
+	}
+	if on := st.MayRun("db"); on != "" {
+		t.Errorf("after the takeover db may still run on %q", on)
+	}
+	if err := (Command{Report: &Report{Resource: "db", Node: "n1", State: model.ResourceStarted}}).ApplyTo(&st); err != nil {
+		t.Fatal(err)
+	}
+	if g := st.Resources["db"].Gen; g != 2 {
+		t.Errorf("a report after the takeover is stamped with generation %d, want 2", g)
 	}
 }
 
@@ -318,7 +323,7 @@ func TestClaim(t *testing.T) {
 	refused("started on n2", "n3")
 	// n2's lease is taken over: what it ran has stopped.
 	if err := (Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"web": "n3"}, Epoch: st.Epoch,
-		Takeover: map[model.NodeID]uint64{"n2": st.Leases["n2"]}}}).ApplyTo(&st); err != nil {
+		Takeover: map[model.NodeID]uint64{"n2": st.LeaseGens["n2"]}}}).ApplyTo(&st); err != nil {
 		t.Fatal(err)
 	}
 	if err := claim("n3"); err != nil {
@@ -365,7 +370,7 @@ func TestEveryCommandEncodes(t *testing.T) {
 	for _, c := range []Command{
 		{NodeState: &NodeState{Node: "n1"}}, {NodeFlags: &NodeFlags{Node: "n1"}}, {Report: &Report{Resource: "web"}},
 		{Cleanup: &Cleanup{Resource: "web"}}, {Runtime: &Runtime{}}, {Restart: &Restart{Resource: "web"}},
-		{Placement: &Placement{}}, {Config: &ConfigChange{}}, {Renew: &Renew{Node: "n1"}}, {Fence: &Fence{Node: "n1", OK: true}},
+		{Placement: &Placement{}}, {Config: &ConfigChange{}}, {Reset: &LeaseReset{Node: "n1"}}, {Fence: &Fence{Node: "n1", OK: true}},
 	} {
 		b, err := encodeCommand(c)
 		if err != nil {

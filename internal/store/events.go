@@ -15,7 +15,7 @@ const MaxEvents = 2000
 // eventsOf returns the events that committing c means, given the state
 // before it. It is pure: every node derives the same events from the same
 // log. at is when the leader appended the entry, for commands that carry
-// no time of their own. A renewal is no event: it is the lease ticking.
+// no time of their own. A lease reset is no event: the node held nothing.
 func eventsOf(st *model.ClusterState, c Command, at time.Time) []model.Event {
 	ev := func(kind model.EventKind, at time.Time, format string, args ...any) model.Event {
 		return model.Event{At: at.UTC(), Kind: kind, Message: fmt.Sprintf(format, args...)}

@@ -34,10 +34,10 @@ func TestEventsOfAFailover(t *testing.T) {
 		{Command{NodeState: &NodeState{Node: "n1", State: model.NodeOffline, Since: at(7), By: "n2"}}, "node.offline n1 is offline (was online)"},
 		{Command{Fence: &Fence{Node: "n1", OK: false, By: "n2", Reason: "agent exit 1", At: at(8)}}, "fence.failed fencing n1 FAILED: agent exit 1"},
 		{Command{Fence: &Fence{Node: "n1", OK: true, By: "level 1 (ipmi)", At: at(9)}}, "fence.ok n1 fenced (level 1 (ipmi))"},
-		{Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"ip": "n2"}, Takeover: map[model.NodeID]uint64{"n1": 0}}},
+		{Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{"ip": "n2"}, Takeover: map[model.NodeID]uint64{"n1": 1}}},
 			"resource.moved ip moves from n1 to n2\nlease.takeover n1's lease has certainly ended: what it ran may run elsewhere"},
 		{Command{NodeFlags: &NodeFlags{Node: "n2", Standby: &yes}}, "node.standby n2 is in standby: it runs nothing"},
-		{Command{Renew: &Renew{Node: "n2"}}, ""},
+		{Command{Reset: &LeaseReset{Node: "n2"}}, ""},
 		{Command{Placement: &Placement{Targets: map[model.ResourceID]model.NodeID{}}}, "resource.unplaced ip placed nowhere (was n2)"},
 	}
 	appended := at(100)

@@ -95,6 +95,13 @@ func (f *fsm) state() model.ClusterState {
 	return f.st.Clone()
 }
 
+// leaseGen is node's lease generation, without copying the state.
+func (f *fsm) leaseGen(node model.NodeID) uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.LeaseGens[node]
+}
+
 // Snapshot implements raft.FSM.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()

@@ -289,6 +289,10 @@ func (s *Store) Close() error {
 // On a follower it may lag the leader. Concurrency-safe.
 func (s *Store) State() model.ClusterState { return s.fsm.state() }
 
+// LeaseGen returns node's committed lease generation as applied here,
+// cheaply: heartbeats read it several times a second. Concurrency-safe.
+func (s *Store) LeaseGen(node model.NodeID) uint64 { return s.fsm.leaseGen(node) }
+
 // Events returns up to limit events numbered after seq, oldest first
 // (limit <= 0: every one kept, at most MaxEvents). Concurrency-safe.
 func (s *Store) Events(after uint64, limit int) []model.Event { return s.fsm.eventsAfter(after, limit) }

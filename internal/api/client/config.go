@@ -34,8 +34,17 @@ func (c *Client) CommitConfig(ctx context.Context, change []byte) error {
 	return c.do(ctx, http.MethodPost, "/v1/internal/config", json.RawMessage(change), &ok)
 }
 
-// Renew sends a lease renewal to the leader's POST /v1/internal/renew.
-func (c *Client) Renew(ctx context.Context, r api.Renew) error {
+// RetireLease asks the node to retire a generation of a peer's lease, at
+// POST /v1/internal/lease/retire; it answers once every grant it made of
+// it has certainly ended.
+func (c *Client) RetireLease(ctx context.Context, r api.LeaseGen) error {
 	var ok map[string]bool
-	return c.do(ctx, http.MethodPost, "/v1/internal/renew", r, &ok)
+	return c.do(ctx, http.MethodPost, "/v1/internal/lease/retire", r, &ok)
+}
+
+// ResetLease sends a node's reset of its lease generation to the leader's
+// POST /v1/internal/lease/reset.
+func (c *Client) ResetLease(ctx context.Context, r api.LeaseGen) error {
+	var ok map[string]bool
+	return c.do(ctx, http.MethodPost, "/v1/internal/lease/reset", r, &ok)
 }
