@@ -200,6 +200,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	g.Go(func() error {
+		n.yieldLeadership(gctx, time.Second)
+		return nil
+	})
 	takeovers := newTakeovers(n, leaseCfg, log.With("component", "takeover"))
 	g.Go(func() error {
 		takeovers.Run(gctx, pollTick(cfg.Cluster.Timing))

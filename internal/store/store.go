@@ -200,6 +200,17 @@ func (s *Store) Voters() ([]model.NodeID, error) {
 	return out, nil
 }
 
+// TransferLeadership hands the leadership to node, which must be a voter,
+// and waits until raft has tried (hashicorp/raft's
+// LeadershipTransferToServer). It fails on a follower.
+func (s *Store) TransferLeadership(node model.NodeID) error {
+	r := s.running()
+	if r == nil {
+		return ErrClosed
+	}
+	return r.LeadershipTransferToServer(raft.ServerID(node), raft.ServerAddress(node)).Error()
+}
+
 // RecoverAlone makes this node a cluster of one voter: it stops raft,
 // rewrites its configuration to this node alone (raft.RecoverCluster,
 // which also applies every entry of the local log, committed or not) and
