@@ -293,7 +293,9 @@ func (a *Agent) awaitReady(ctx context.Context, s spec, c *child, env []string, 
 			return nil
 		}
 	}
-	poll := 50 * time.Millisecond
+	// Checks are cheap next to a failover: the first retries come soon,
+	// since a service typically listens within milliseconds of its exec.
+	poll := 10 * time.Millisecond
 	for range 10000 { // ctx's deadline ends it first
 		actx, cancel := context.WithTimeout(ctx, checkAttemptTimeout)
 		err := a.checks(actx, s, env, cred)
