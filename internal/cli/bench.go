@@ -192,7 +192,7 @@ Progress goes to stderr; the table or --output json to stdout:
 	fl.DurationVar(&f.observe, "observe", 2*time.Second, "how long a trial watches for double holders after its outage ended")
 	fl.StringVar(&f.compare, "compare", "", "also run the faults against keepalived on the same nodes")
 	fl.BoolVar(&f.keep, "keep", false, "leave the lab up afterwards (vigil's daemons running again)")
-	fl.BoolVar(&f.watchdog, "watchdog", true, "vigil's daemons feed their node's emulated hardware watchdog (a quarter of the lease: 50ms on lan), as a production node's should: a killed daemon's node is reset")
+	fl.BoolVar(&f.watchdog, "watchdog", true, "vigil's daemons feed their node's emulated hardware watchdog (a quarter of the lease: 42.5ms on lan), as a production node's should: a killed daemon's node is reset")
 	fl.StringVar(&f.dir, "dir", "", "the lab's directory (default /var/lib/vigil/lab/NAME)")
 	return c
 }

@@ -256,14 +256,14 @@ the web dashboard to the host.`,
 	c.Flags().BoolVar(&witness, "witness", false, "make the last node a witness (vigil witness): it votes but runs no resources, e.g. --nodes 3 --witness for two nodes and a witness")
 	c.Flags().BoolVar(&fencing, "fencing", false, "configure the lab's fencing device (DIR/fence_vigil_lab, a fence agent that kills a node's processes and cuts its links): the majority fences a node it lost, and recovers its resources at once")
 	c.Flags().BoolVar(&twoNode, "two-node", false, "with --nodes 2: a two-node cluster without a witness (fencing.two_node, implies --fencing): on a split each node fences the other, and the node running the demo wins (the other waits "+labPairDelay.String()+")")
-	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout a quarter of the lease: 50ms, 1.25s with --profile wan)")
+	c.Flags().BoolVar(&watchdog, "watchdog", false, "daemons feed their node's emulated hardware watchdog, which resets a node whose daemon hangs or dies (timeout a quarter of the lease: 42.5ms, 1.25s with --profile wan)")
 	outputFlag(c, &output)
 	return c
 }
 
 // labWatchdogTimeout is the emulated watchdog's timeout for a timing
 // profile: a quarter of the profile's lease, the most the daemon allows
-// (50ms on lan, 1.25s on wan).
+// (42.5ms on lan, 1.25s on wan).
 func labWatchdogTimeout(t model.Timing) time.Duration {
 	return t.Lease / 4
 }

@@ -32,7 +32,7 @@ func TestLabWatchdogCmd(t *testing.T) {
 }
 
 func TestLabWatchdogTimeout(t *testing.T) {
-	for profile, want := range map[string]time.Duration{"lan": 50 * time.Millisecond, "wan": 1250 * time.Millisecond} {
+	for profile, want := range map[string]time.Duration{"lan": 42500 * time.Microsecond, "wan": 1250 * time.Millisecond} {
 		timing, _ := config.Profile(profile)
 		got := labWatchdogTimeout(timing)
 		if got != want || got > timing.Lease/4 {

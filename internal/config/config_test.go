@@ -128,12 +128,12 @@ func TestProfile(t *testing.T) {
 		Profile:                "lan",
 		HeartbeatInterval:      25 * time.Millisecond,
 		SuspectAfter:           75 * time.Millisecond,
-		OfflineAfter:           175 * time.Millisecond,
+		OfflineAfter:           150 * time.Millisecond,
 		MaxClockSkew:           30 * time.Second,
 		RaftHeartbeatTimeout:   500 * time.Millisecond,
 		RaftElectionTimeout:    500 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
-		Lease:                  200 * time.Millisecond,
+		Lease:                  170 * time.Millisecond,
 	}
 	if d := cmp.Diff(want, lan); d != "" {
 		t.Errorf("lan (-want +got):\n%s", d)
@@ -400,7 +400,7 @@ func TestSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "cluster demo: 3 nodes (n1 n2 n3), 2 links\n" +
-		"profile lan (heartbeat 25ms, suspect 75ms, offline 175ms)\n" +
+		"profile lan (heartbeat 25ms, suspect 75ms, offline 150ms)\n" +
 		"ports hb 5405/udp raft 5406/tcp api 5407/tcp\n" +
 		"data_dir /var/lib/vigil\n"
 	if d := cmp.Diff(want, Summary(c)); d != "" {

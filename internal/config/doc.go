@@ -24,12 +24,12 @@
 //	  profile: lan             # lan (default) or wan; the fields below override it
 //	  heartbeat_interval: 25ms # heartbeats also carry the leases (wan: 300ms)
 //	  suspect_after: 75ms      # >= 2 * heartbeat_interval
-//	  offline_after: 175ms     # > suspect_after
+//	  offline_after: 150ms     # > suspect_after
 //	  max_clock_skew: 30s
 //	  raft_heartbeat_timeout: 500ms     # >= 10ms
 //	  raft_election_timeout: 500ms      # >= 10ms and >= raft_heartbeat_timeout
 //	  raft_leader_lease_timeout: 250ms  # >= 10ms and <= raft_heartbeat_timeout
-//	  lease: 200ms             # >= 100ms and >= 3 * heartbeat_interval: a node holds resources
+//	  lease: 170ms             # >= 100ms and >= 3 * heartbeat_interval: a node holds resources
 //	                           # only this long after the heartbeat a quorum of its peers
 //	                           # granted last (wan: 5s)
 //	ports:                     # optional; all different
@@ -76,9 +76,9 @@
 //	detection:                 # optional; failure detection, K of 3 layers (heartbeats,
 //	                           # a TCP probe of each link, application checks)
 //	  require: 2               # K, 1 to 3 (capped at the layers a peer has: 2 without checks)
-//	  window: 125ms            # >= heartbeat_interval; how long K layers must have failed;
+//	  window: 100ms            # >= heartbeat_interval; how long K layers must have failed;
 //	                           # default max(suspect_after, offline_after - 2*heartbeat_interval):
-//	                           # 125ms for lan, 2.4s for wan
+//	                           # 100ms for lan, 2.4s for wan
 //	  probe_interval: 50ms     # TCP probe of each peer's API port per link; default
 //	                           # heartbeat_interval, at least 50ms
 //	  probe_timeout: 100ms     # > 0 and < 1s (Linux resends a lost SYN after 1s);
@@ -89,8 +89,8 @@
 //	      http: "http://198.18.0.1:8080/"  # exactly one of http (an http or https URL)
 //	      # tcp: "198.18.0.1:22"           # and tcp (host:port; [v6]:port)
 //	      status: 200          # http only; 100 to 599; default 200
-//	      interval: 200ms      # default 2*heartbeat_interval
-//	      timeout: 200ms       # default 2*heartbeat_interval
+//	      interval: 200ms      # default 2*heartbeat_interval, at least 200ms
+//	      timeout: 200ms       # default 2*heartbeat_interval, at least 200ms
 //	  damping:                 # flap damping of peers; the defaults are these
 //	    off: false
 //	    penalty: 1000          # added per flap; > 0

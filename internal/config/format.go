@@ -266,7 +266,7 @@ func intNode(i int) *yaml.Node {
 // example:
 //
 //	cluster demo: 3 nodes (n1 n2 n3), 2 links
-//	profile lan (heartbeat 25ms, suspect 75ms, offline 175ms)
+//	profile lan (heartbeat 25ms, suspect 75ms, offline 150ms)
 //	ports hb 5405/udp raft 5406/tcp api 5407/tcp
 //	data_dir /var/lib/vigil
 //	resources: 3 (2 in 1 group), constraints: 2 locations, 1 colocation, 1 order; no-quorum-policy stop

@@ -236,11 +236,12 @@ func Profile(name string) (model.Timing, bool) {
 			// frequent: at 25ms a holder at 20% loss hears a grant on
 			// one of four paths (two peers, two links) in each 25ms
 			// with a probability of 1-0.2^4, and a lost holder is
-			// offline, and its lease certainly over, after about 0.2s
-			// (detection window: 175ms - 2*25ms = 125ms).
+			// offline, and its lease certainly over, after about
+			// 175ms (a link is down after 75ms of silence, and both
+			// layers must have failed for the window, 150ms - 2*25ms).
 			HeartbeatInterval:    25 * time.Millisecond,
 			SuspectAfter:         75 * time.Millisecond,
-			OfflineAfter:         175 * time.Millisecond,
+			OfflineAfter:         150 * time.Millisecond,
 			MaxClockSkew:         30 * time.Second,
 			RaftHeartbeatTimeout: 500 * time.Millisecond,
 			RaftElectionTimeout:  500 * time.Millisecond,
@@ -250,9 +251,11 @@ func Profile(name string) (model.Timing, bool) {
 			RaftLeaderLeaseTimeout: 500 * time.Millisecond,
 			// Granted by the peers over the heartbeats, not through
 			// raft: a leader change does not touch it. It stops the
-			// holder 80ms (two fifths) before it ends, so a holder
-			// that hears no grant for 120ms stops.
-			Lease: 200 * time.Millisecond,
+			// holder 68ms (two fifths) before it ends, so a holder
+			// that hears no grant for about 100ms (16 chances at
+			// 20% loss) stops; its peers agree it ended 174ms after
+			// they last heard it, about when they see it offline.
+			Lease: 170 * time.Millisecond,
 		}, true
 	case "wan":
 		return model.Timing{

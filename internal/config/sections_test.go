@@ -23,7 +23,7 @@ func TestDetectionDefaults(t *testing.T) {
 		name, timing string
 		want         model.Detection
 	}{
-		{"lan", "", model.Detection{Require: 2, Window: 125 * ms, ProbeInterval: 50 * ms, ProbeTimeout: 100 * ms, Damping: damping}},
+		{"lan", "", model.Detection{Require: 2, Window: 100 * ms, ProbeInterval: 50 * ms, ProbeTimeout: 100 * ms, Damping: damping}},
 		{"wan", "timing: {profile: wan}\n", model.Detection{Require: 2, Window: 2400 * ms, ProbeInterval: 300 * ms, ProbeTimeout: 600 * ms, Damping: damping}},
 		// A slow heartbeat: the default probe timeout stays under 1s.
 		{"slow", "timing: {heartbeat_interval: 600ms, suspect_after: 1200ms, offline_after: 5s, lease: 2s}\n",

@@ -155,14 +155,21 @@ func (v view) startBlocked(r model.Resource, rec model.ResourceRecord) string {
 func (v view) predecessorMissing(r model.Resource) string {
 	for _, first := range v.predecessors(r) {
 		fr := v.st.Resources[first]
+		if f, ok := v.cfg.Resource(first); ok && r.Group != "" && f.Group == r.Group {
+			// The member before r in its group must run here, not merely
+			// somewhere: during a move the record may still name the old
+			// node. Its committed claim made it this node's, so once it
+			// runs here r need not wait for the report of that to commit
+			// (a raft round on the failover's critical path); r's own
+			// claim still commits before r starts.
+			if fr.Node != v.self || v.local[first] != model.HealthRunning ||
+				(fr.State != model.ResourceStarted && fr.State != model.ResourceStarting) {
+				return fmt.Sprintf("waiting for %s to start here", first)
+			}
+			continue
+		}
 		if fr.State != model.ResourceStarted {
 			return fmt.Sprintf("waiting for %s to start", first)
-		}
-		// The member before r in its group must run here, not merely
-		// somewhere: during a move the record may still name the old node.
-		if f, ok := v.cfg.Resource(first); ok && r.Group != "" && f.Group == r.Group &&
-			(fr.Node != v.self || v.local[first] != model.HealthRunning) {
-			return fmt.Sprintf("waiting for %s to start here", first)
 		}
 	}
 	return ""
