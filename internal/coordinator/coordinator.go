@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -157,7 +156,7 @@ func (c *Coordinator) Leases(st model.ClusterState, now time.Time) (model.Cluste
 	if c.cfg.Lease.Duration == 0 {
 		return st, nil
 	}
-	j := judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.covered)
+	j := judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.cfg.Self, c.covered)
 	return j.scheduled(st), j.held
 }
 
@@ -258,7 +257,7 @@ func (c *Coordinator) commitPlacement() {
 	now := c.cfg.Now()
 	var j judgement
 	if c.cfg.Lease.Duration != 0 {
-		j = judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.covered)
+		j = judge(c.cfg.Cluster.Nodes, st, c.ended(), now, c.cfg.Lease).withFencing(st, c.cfg.Self, c.covered)
 	}
 	c.fenceLost(st, j, now)
 	plan := c.cfg.Schedule(cfg, j.scheduled(st), now, j.held)
@@ -347,13 +346,6 @@ func (c *Coordinator) fenceLost(st model.ClusterState, j judgement, now time.Tim
 		return
 	}
 	for _, n := range j.fence {
-		if n == c.cfg.Self && strings.HasPrefix(j.fenceWhy[n], "lost") {
-			// The leader is not lost: that judgement is its own stale
-			// record (a two-node survivor's recovered log can hold its
-			// peer's last view of it). Its executor and lease govern what
-			// it runs. A stop that failed here still gets it fenced.
-			continue
-		}
 		if c.fencing[n] {
 			continue
 		}

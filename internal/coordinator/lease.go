@@ -30,8 +30,12 @@ type judgement struct {
 // stop failed on it; and what it ran is not taken over on the lease alone:
 // it stays held until the fence succeeds (which records it stopped) or an
 // operator confirms the node down. Fencing thus never makes recovery
-// wait longer than the lease unless the fence fails.
-func (j judgement) withFencing(st model.ClusterState, covered func(model.NodeID) bool) judgement {
+// wait longer than the lease unless the fence fails. The deciding node,
+// self, is never lost to itself: a judgement that it is comes from its
+// own stale record (a two-node survivor's recovered log can hold its
+// peer's last view of it), and its executor and lease govern what it
+// runs; a stop that failed on it still gets it fenced.
+func (j judgement) withFencing(st model.ClusterState, self model.NodeID, covered func(model.NodeID) bool) judgement {
 	add := func(n model.NodeID, why string) {
 		if j.fenceWhy == nil {
 			j.fenceWhy = map[model.NodeID]string{}
@@ -48,12 +52,12 @@ func (j judgement) withFencing(st model.ClusterState, covered func(model.NodeID)
 		}
 	}
 	for _, n := range names(j.held) {
-		if covered(n) && runs[n] {
+		if n != self && covered(n) && runs[n] {
 			add(n, "lost while it may still hold its lease")
 		}
 	}
 	for _, n := range names(j.takeover) {
-		if !covered(n) || !runs[n] {
+		if n == self || !covered(n) || !runs[n] {
 			continue // nothing to fence for: the takeover only moves its generation on
 		}
 		delete(j.takeover, n)

@@ -66,12 +66,21 @@ func TestWithFencing(t *testing.T) {
 	}
 	covered := func(n model.NodeID) bool { return n != "n2" }
 
-	j := judge(nodes, st, nil, t0, c).withFencing(st, covered)
+	// The deciding node is never lost to itself; a failed stop on it still
+	// fences it.
+	if j := judge(nodes, st, nil, t0, c).withFencing(st, "n1", covered); slices.Contains(j.fence, "n1") {
+		t.Errorf("n1 deciding: fence %v, want n1 not fenced as lost by itself", j.fence)
+	}
+	if j := judge(nodes, st, nil, t0, c).withFencing(st, "n3", covered); !slices.Contains(j.fence, "n3") {
+		t.Errorf("n3 deciding: fence %v, want n3 fenced for its failed stop of mail", j.fence)
+	}
+
+	j := judge(nodes, st, nil, t0, c).withFencing(st, "n4", covered)
 	if want := []model.NodeID{"n1", "n3"}; !slices.Equal(j.fence, want) {
 		t.Errorf("within the lease: fence %v, want %v (n1 lost with web, n3's stop of mail failed)", j.fence, want)
 	}
 	retired := map[model.NodeID]uint64{"n1": 0, "n2": 0, "n3": 0}
-	j = judge(nodes, st, retired, t0, c).withFencing(st, covered)
+	j = judge(nodes, st, retired, t0, c).withFencing(st, "n4", covered)
 	if _, ok := j.takeover["n1"]; ok {
 		t.Errorf("after the lease: n1 taken over on its lease alone, though a device covers it: %+v", j)
 	}
@@ -85,7 +94,7 @@ func TestWithFencing(t *testing.T) {
 	if err := (store.Command{Fence: &store.Fence{Node: "n1", OK: true, By: "level 1 (lab)"}}).ApplyTo(&st); err != nil {
 		t.Fatal(err)
 	}
-	j = judge(nodes, st, retired, t0, c).withFencing(st, covered)
+	j = judge(nodes, st, retired, t0, c).withFencing(st, "n4", covered)
 	if _, ok := j.held["n1"]; ok || slices.Contains(j.fence, "n1") {
 		t.Errorf("after the fence: n1 still held or fenced again: %+v", j)
 	}
