@@ -86,17 +86,11 @@ func (j judgement) withFencing(st model.ClusterState, self model.NodeID, covered
 // It is pure.
 func judge(nodes []model.Node, st model.ClusterState, ended map[model.NodeID]uint64, now time.Time, c lease.Config) judgement {
 	var j judgement
-	records := map[model.NodeID]bool{}
-	for _, rec := range st.Resources {
-		if rec.Node != "" && rec.State != model.ResourceStopped && rec.Gen == st.LeaseGens[rec.Node] {
-			records[rec.Node] = true
-		}
-	}
 	for _, n := range nodes {
 		online := st.Nodes[n.Name].State == model.NodeOnline
 		gen, ok := ended[n.Name]
 		if !ok || gen != st.LeaseGens[n.Name] {
-			if !online && records[n.Name] {
+			if !online && st.Records(n.Name) {
 				if j.held == nil {
 					j.held = map[model.NodeID]time.Time{}
 				}

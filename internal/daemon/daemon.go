@@ -420,10 +420,6 @@ func (n *node) getAgents() agent.Registry {
 	return n.agents
 }
 
-func (n *node) getKeeper() *leaseKeeper { return n.keeper }
-
-func (n *node) getGrants() *grants { return n.grants }
-
 func (n *node) getPair() *pair {
 	n.mu.Lock()
 	defer n.mu.Unlock()

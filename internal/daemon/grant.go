@@ -76,7 +76,7 @@ func (g *grants) Grant(peer model.NodeID, heardAt time.Time) uint64 {
 
 // Held implements detect.LeaseHooks.
 func (g *grants) Held() uint64 {
-	if k := g.n.getKeeper(); k != nil {
+	if k := g.n.keeper; k != nil {
 		return k.held(time.Now())
 	}
 	return 0
@@ -84,7 +84,7 @@ func (g *grants) Held() uint64 {
 
 // Granted implements detect.LeaseHooks.
 func (g *grants) Granted(peer model.NodeID, gen uint64, sent time.Time) {
-	if k := g.n.getKeeper(); k != nil {
+	if k := g.n.keeper; k != nil {
 		k.granted(peer, gen, sent)
 	}
 }
@@ -172,7 +172,7 @@ func (n *node) RetireLease(ctx context.Context, r api.LeaseGen) error {
 	if peer == n.cfg.Self {
 		return &api.Error{Status: http.StatusBadRequest, Field: "node", Message: "a node does not retire its own lease"}
 	}
-	g := n.getGrants()
+	g := n.grants
 	if g == nil {
 		return unavailable("the lease is not running yet")
 	}

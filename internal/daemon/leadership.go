@@ -9,8 +9,10 @@ import (
 
 // yieldLeadership hands the raft leadership away from a leader that runs
 // resources, to an online voter that runs none (a witness first), every
-// so often until ctx ends. A holder that also leads costs an election on
-// top of its own failover when it dies: the takeover round and the
+// so often until ctx ends; not on every change, so that a failover that
+// places resources on the leader is not cut in two by a transfer between
+// its claims. A holder that also leads costs an election on top of its
+// own failover when it dies: the takeover round and the
 // placement wait for a new leader (about a second), while a holder that
 // does not lead is recovered within its lease. Two-node clusters keep
 // their leader: their fence race relies on who leads.
@@ -47,19 +49,13 @@ func (n *node) yieldLeadership(ctx context.Context, every time.Duration) {
 // online voter (committed and observed) that runs nothing, a witness
 // first, then in configuration order. It is pure.
 func leadershipTarget(cfg model.Config, self model.NodeID, st model.ClusterState, observed map[model.NodeID]model.NodeState) (model.NodeID, bool) {
-	runs := map[model.NodeID]bool{}
-	for _, rec := range st.Resources {
-		if rec.Node != "" && rec.State != model.ResourceStopped {
-			runs[rec.Node] = true
-		}
-	}
-	if !runs[self] {
+	if !st.Records(self) {
 		return "", false
 	}
 	var best model.NodeID
 	for _, nd := range cfg.Nodes {
 		id := nd.Name
-		if id == self || runs[id] || st.Nodes[id].State != model.NodeOnline || observed[id] != model.NodeOnline {
+		if id == self || st.Records(id) || st.Nodes[id].State != model.NodeOnline || observed[id] != model.NodeOnline {
 			continue
 		}
 		if nd.Witness {

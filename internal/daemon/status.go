@@ -86,7 +86,7 @@ func (n *node) Status() api.Status {
 		s.Nodes = append(s.Nodes, out)
 	}
 	s.Resources = resources(committed.Effective(n.cfg.Cluster), committed)
-	if k := n.getKeeper(); k != nil {
+	if k := n.keeper; k != nil {
 		left := k.Remaining(time.Now())
 		s.Lease = api.Lease{Held: left > 0, RemainingMillis: float64(left.Microseconds()) / 1000}
 	}

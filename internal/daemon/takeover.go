@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -70,37 +71,25 @@ func (t *takeovers) Run(ctx context.Context, every time.Duration) {
 		case <-changed:
 		}
 		st := t.n.getStore()
-		g := t.n.getGrants()
-		if st == nil || g == nil || !st.IsLeader() {
+		if st == nil || !st.IsLeader() {
 			continue
 		}
 		state := st.State()
 		now := time.Now()
 		for _, node := range t.n.cfg.Cluster.Nodes {
-			id := node.Name
-			if id == t.n.cfg.Self {
-				continue // a leader is not lost to itself
-			}
-			gen := state.LeaseGens[id]
-			if !recordsOn(state, id, gen) {
-				continue
-			}
-			offline := state.Nodes[id].State == model.NodeOffline
-			if !offline && !g.unleased(id, gen, now, t.cfg.ObserverWait()) {
-				continue
-			}
-			t.mu.Lock()
-			due := !t.running[id] && (t.ended[id] != gen || !t.has(id)) && now.Sub(t.failed[id]) >= time.Second
-			if due {
-				t.running[id] = true
-			}
-			t.mu.Unlock()
-			if !due {
-				continue
+			id, gen := node.Name, state.LeaseGens[node.Name]
+			if id == t.n.cfg.Self || !state.Records(id) {
+				continue // a leader is not lost to itself; elsewhere nothing would move
 			}
 			why := "offline"
-			if !offline {
+			if state.Nodes[id].State != model.NodeOffline {
+				if !t.n.grants.unleased(id, gen, now, t.cfg.ObserverWait()) {
+					continue
+				}
 				why = "says it holds no lease"
+			}
+			if !t.start(id, gen, now) {
+				continue
 			}
 			t.log.Info("takeover round: retiring the lease", "node", id, "gen", gen, "why", why)
 			wg.Go(func() { t.round(ctx, id, gen) })
@@ -108,63 +97,24 @@ func (t *takeovers) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// has reports whether a round ended some generation of id. mu is held.
-func (t *takeovers) has(id model.NodeID) bool {
-	_, ok := t.ended[id]
-	return ok
-}
-
-// recordsOn reports whether the committed state records resources on node
-// under generation gen.
-func recordsOn(st model.ClusterState, node model.NodeID, gen uint64) bool {
-	for _, rec := range st.Resources {
-		if rec.Node == node && rec.State != model.ResourceStopped && rec.Gen == gen {
-			return true
-		}
+// start marks a round for generation gen of id running, unless one is,
+// or one already ended that generation, or the last failed within a
+// second.
+func (t *takeovers) start(id model.NodeID, gen uint64, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ended, ok := t.ended[id]; (ok && ended == gen) || t.running[id] || now.Sub(t.failed[id]) < time.Second {
+		return false
 	}
-	return false
+	t.running[id] = true
+	return true
 }
 
 // round asks every peer of id, this node included, to retire generation
 // gen, and records it ended once enough agreed.
 func (t *takeovers) round(ctx context.Context, id model.NodeID, gen uint64) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.ObserverWait()+5*time.Second)
-	defer cancel()
-	// The peers that count are the voters: only their grants hold a lease.
-	voters, err := t.n.getStore().Voters()
-	if err != nil {
-		t.mu.Lock()
-		delete(t.running, id)
-		t.failed[id] = time.Now()
-		t.mu.Unlock()
-		t.log.Warn("takeover round: no raft configuration", "node", id, "err", err)
-		return
-	}
-	var peers []model.Node
-	for _, p := range t.n.cfg.Cluster.Nodes {
-		if p.Name != id && slices.Contains(voters, p.Name) {
-			peers = append(peers, p)
-		}
-	}
-	need := lease.AgreementsNeeded(len(peers))
-	results := make(chan error, len(peers))
-	for _, p := range peers {
-		go func() { results <- t.ask(ctx, p, id, gen) }()
-	}
-	agreed := 0
-	var errs []error
-	for range peers {
-		err := <-results
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		agreed++
-		if agreed == need {
-			break
-		}
-	}
+	agreed, need, err := t.agree(ctx, id, gen)
 	t.mu.Lock()
 	delete(t.running, id)
 	if agreed >= need {
@@ -174,7 +124,7 @@ func (t *takeovers) round(ctx context.Context, id model.NodeID, gen uint64) {
 	}
 	t.mu.Unlock()
 	if agreed < need {
-		t.log.Warn("takeover round failed", "node", id, "gen", gen, "agreed", agreed, "need", need, "err", errors.Join(errs...))
+		t.log.Warn("takeover round failed", "node", id, "gen", gen, "agreed", agreed, "need", need, "err", err)
 		return
 	}
 	t.log.Info("lease certainly ended", "node", id, "gen", gen, "agreed", agreed, "took", time.Since(start))
@@ -184,15 +134,46 @@ func (t *takeovers) round(ctx context.Context, id model.NodeID, gen uint64) {
 	}
 }
 
+// agree asks the voters other than id to retire generation gen, and
+// returns once need of them agreed or all answered; err joins the
+// refusals.
+func (t *takeovers) agree(ctx context.Context, id model.NodeID, gen uint64) (agreed, need int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.ObserverWait()+5*time.Second)
+	defer cancel()
+	// The peers that count are the voters: only their grants hold a lease.
+	voters, err := t.n.getStore().Voters()
+	if err != nil {
+		return 0, 1, fmt.Errorf("no raft configuration: %w", err)
+	}
+	var peers []model.Node
+	for _, p := range t.n.cfg.Cluster.Nodes {
+		if p.Name != id && slices.Contains(voters, p.Name) {
+			peers = append(peers, p)
+		}
+	}
+	need = lease.AgreementsNeeded(len(peers))
+	results := make(chan error, len(peers))
+	for _, p := range peers {
+		go func() { results <- t.ask(ctx, p, id, gen) }()
+	}
+	var errs []error
+	for range peers {
+		if err := <-results; err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if agreed++; agreed == need {
+			break
+		}
+	}
+	return agreed, need, errors.Join(errs...)
+}
+
 // ask has peer p retire generation gen of id's lease: here if p is this
 // node, else over all of p's links at once.
 func (t *takeovers) ask(ctx context.Context, p model.Node, id model.NodeID, gen uint64) error {
 	if p.Name == t.n.cfg.Self {
-		g := t.n.getGrants()
-		if g == nil {
-			return errors.New("the lease is not running yet")
-		}
-		return g.retire(ctx, id, gen)
+		return t.n.grants.retire(ctx, id, gen)
 	}
 	return onAllLinks(ctx, p, t.n.dial, t.cfg.ObserverWait()+5*time.Second, func(ctx context.Context, c *client.Client) error {
 		return c.RetireLease(ctx, api.LeaseGen{Node: string(id), Gen: gen})

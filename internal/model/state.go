@@ -107,6 +107,19 @@ func (s ClusterState) Effective(base Config) Config {
 // Fresh reports whether the committed targets account for every change.
 func (s ClusterState) Fresh() bool { return s.PlacedEpoch == s.Epoch }
 
+// Records reports whether the committed state records resources, not
+// stopped, on node under its current lease generation: what a takeover of
+// node would move, and what keeps a leader from handing the leadership to
+// it.
+func (s ClusterState) Records(node NodeID) bool {
+	for _, rec := range s.Resources {
+		if rec.Node == node && rec.State != ResourceStopped && rec.Gen == s.LeaseGens[node] {
+			return true
+		}
+	}
+	return false
+}
+
 // MayRun names the node on which resource id may still run, as far as the
 // committed state can tell, or "" if it runs nowhere: the node its record
 // names, unless the record says stopped, or the node is offline, or the
