@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"testing"
+	"testing/synctest"
 )
 
 // fakeNet is an in-memory UDP network for Detectors under testing/synctest.
@@ -89,4 +91,31 @@ func (c *fakeConn) Close() error {
 		close(c.closed)
 	})
 	return nil
+}
+
+// run starts a Detector for cfg on n inside the test's synctest bubble and
+// returns it with a stop that cancels it and returns Run's error; Run must
+// be done at once, with no time passing.
+func (n *fakeNet) run(t *testing.T, cfg Config) (*Detector, func() error) {
+	t.Helper()
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.listen = n.listen
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	synctest.Wait()
+	return d, func() error {
+		cancel()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			return err
+		default:
+			t.Fatalf("%s: Run still running after cancel", cfg.Self)
+			return nil
+		}
+	}
 }

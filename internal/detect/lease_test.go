@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -78,30 +77,20 @@ func TestLeaseOverHeartbeats(t *testing.T) {
 		}
 		const every = 10 * time.Millisecond
 		hs := map[model.NodeID]*hooks{}
-		var stops []func()
+		var stops []func() error
 		for _, n := range nodes {
 			h := &hooks{gen: 4, refuse: map[model.NodeID]bool{}, held: 5, heard: map[model.NodeID]uint64{}}
 			hs[n.Name] = h
-			d, err := New(Config{Self: n.Name, Nodes: nodes, Port: 5405, Key: testKey, Lease: h,
+			_, stop := fn.run(t, Config{Self: n.Name, Nodes: nodes, Port: 5405, Key: testKey, Lease: h,
 				Timing: model.Timing{HeartbeatInterval: every, SuspectAfter: 50 * time.Millisecond,
 					OfflineAfter: 100 * time.Millisecond, MaxClockSkew: time.Second}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.listen = fn.listen
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			stops = append(stops, func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("%s: Run: %v", n.Name, err)
-				}
-			})
+			stops = append(stops, stop)
 		}
 		defer func() {
 			for _, stop := range stops {
-				stop()
+				if err := stop(); err != nil {
+					t.Errorf("Run: %v", err)
+				}
 			}
 		}()
 		time.Sleep(100 * time.Millisecond)

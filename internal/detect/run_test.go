@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -41,28 +40,9 @@ func TestRunFakeNetwork(t *testing.T) {
 			},
 		}))
 		run := func(self model.NodeID, log *slog.Logger) (_ *Detector, stop func() error) {
-			d, err := New(Config{Self: self, Nodes: nodes, Port: 5405, Key: testKey, Log: log,
+			return fn.run(t, Config{Self: self, Nodes: nodes, Port: 5405, Key: testKey, Log: log,
 				Timing: model.Timing{HeartbeatInterval: 10 * time.Millisecond, SuspectAfter: 50 * time.Millisecond,
 					OfflineAfter: 100 * time.Millisecond, MaxClockSkew: time.Second}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.listen = fn.listen
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			synctest.Wait()
-			return d, func() error {
-				cancel()
-				synctest.Wait() // Run must be done now: no time may pass
-				select {
-				case err := <-done:
-					return err
-				default:
-					t.Fatalf("%s: Run still running after cancel", self)
-					return nil
-				}
-			}
 		}
 		n1, stop1 := run("n1", logger)
 		_, stop2 := run("n2", nil) // n1's first heartbeats found nobody; n2's reach n1 at once
